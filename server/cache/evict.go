@@ -1,0 +1,120 @@
+package cache
+
+// insert stores an entry under the policy lock, evicting until it fits.
+// When seq is not nil the insert is a load's: it is dropped if a Set,
+// Delete or Purge touched the key's shard since the load began, so a slow
+// load never overwrites a newer write.
+func (g *Group) insert(key string, h uint64, value []byte, expires int64, negative bool, seq *uint64) error {
+	cost := entryCost(key, value)
+	if cost > g.cfg.Capacity {
+		return ErrTooLarge
+	}
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	sh := g.store.shard(h)
+	if seq != nil && sh.seq.Load() != *seq {
+		return nil
+	}
+	if seq == nil {
+		sh.seq.Add(1)
+	}
+	g.pending = g.reads.collect(g.pending)
+	g.makeRoomLocked(h, cost)
+	e := &entry{key: key, value: value, expires: expires, cost: cost, negative: negative}
+	op := OpInsert
+	if old := g.store.put(h, e); old != nil {
+		op = OpUpdate
+		if g.expired(old) {
+			g.expirations.Add(1)
+		}
+	}
+	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: cost})
+	g.flushLocked()
+	return nil
+}
+
+// makeRoomLocked evicts until an entry of cost bytes fits under h, which
+// may replace an entry already there.
+func (g *Group) makeRoomLocked(h uint64, cost int64) {
+	for {
+		var resident int64
+		if old := g.store.peek(h); old != nil {
+			resident = old.cost
+		}
+		over := g.store.bytes.Load() - resident + cost - g.cfg.Capacity
+		if over <= 0 {
+			return
+		}
+		g.flushLocked()
+		if g.evictLocked(over) == 0 {
+			g.evictAnyLocked()
+		}
+	}
+}
+
+// evictLocked removes the victims the policy names and returns the bytes
+// freed. Hashes the store does not hold are ignored.
+func (g *Group) evictLocked(need int64) int64 {
+	g.victims = g.policy.Evict(need, g.victims[:0])
+	var freed int64
+	for _, v := range g.victims {
+		if e := g.store.remove(v); e != nil {
+			freed += e.cost
+			g.evictions.Add(1)
+		}
+	}
+	return freed
+}
+
+// evictAnyLocked removes some entry when the policy names none the store
+// holds, so a misbehaving policy cannot make the group exceed capacity.
+func (g *Group) evictAnyLocked() {
+	h, ok := g.store.any(g.cursor)
+	if !ok {
+		return
+	}
+	g.cursor = int(h>>58+1) % numShards
+	g.store.remove(h)
+	g.evictions.Add(1)
+	g.fallbacks.Add(1)
+	g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
+	g.flushLocked()
+}
+
+// flushLocked applies the pending events to the policy.
+func (g *Group) flushLocked() {
+	if len(g.pending) == 0 {
+		return
+	}
+	g.policy.Apply(g.pending)
+	clear(g.pending)
+	g.pending = g.pending[:0]
+}
+
+// drainLocked is called by the read buffer with the policy lock held (it
+// took it with TryLock) and a full stripe of accesses; it releases the lock.
+func (g *Group) drainLocked(hashes []uint64) {
+	for _, h := range hashes {
+		g.pending = append(g.pending, Event{Op: OpAccess, Hash: h})
+	}
+	g.flushLocked()
+	g.pmu.Unlock()
+}
+
+// SetPolicy replaces the group's policy with p and returns the old one.
+// Every resident entry is replayed into p as an insert first, so p's
+// accounting matches the store's exactly.
+func (g *Group) SetPolicy(p Policy) Policy {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	g.pending = g.reads.collect(g.pending)
+	g.flushLocked()
+	var batch []Event
+	g.store.each(func(h uint64, e *entry) {
+		batch = append(batch, Event{Op: OpInsert, Hash: h, Cost: e.cost})
+	})
+	p.Apply(batch)
+	old := g.policy
+	g.policy = p
+	return old
+}
