@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+)
+
+// adminProcedures are the calls that change a node's state outside the
+// keyspace and so need the admin token.
+var adminProcedures = map[string]bool{
+	distcachev1connect.AdminServicePurgeProcedure: true,
+}
+
+// adminAuth is an interceptor that lets an admin procedure through only
+// with "Authorization: Bearer <token>". With no token configured it
+// refuses every admin procedure.
+type adminAuth struct {
+	token string
+}
+
+func (a adminAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if adminProcedures[req.Spec().Procedure] {
+			if err := a.check(req.Header().Get("Authorization")); err != nil {
+				return nil, err
+			}
+		}
+		return next(ctx, req)
+	}
+}
+
+func (a adminAuth) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (a adminAuth) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if adminProcedures[conn.Spec().Procedure] {
+			if err := a.check(conn.RequestHeader().Get("Authorization")); err != nil {
+				return err
+			}
+		}
+		return next(ctx, conn)
+	}
+}
+
+func (a adminAuth) check(header string) error {
+	if a.token == "" {
+		return connect.NewError(connect.CodePermissionDenied,
+			errors.New("admin calls are disabled: start the node with --admin-token"))
+	}
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+		return connect.NewError(connect.CodeUnauthenticated,
+			errors.New(`admin call needs "Authorization: Bearer <admin token>"`))
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
+	"connectrpc.com/validate"
+	"github.com/rs/cors"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+)
+
+// DefaultMaxValueBytes is the largest value a Set may carry when
+// [Config.MaxValueBytes] is zero: 1 MiB.
+const DefaultMaxValueBytes = 1 << 20
+
+// requestOverhead is what a request may carry besides its value (group,
+// key, ttl, framing); a body larger than MaxValueBytes plus this is refused
+// before it is read whole.
+const requestOverhead = 16 << 10
+
+// DefaultCORSOrigins lets pages served from any local development port
+// call the node. Production deployments name their origins.
+var DefaultCORSOrigins = []string{"http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"}
+
+// Config is what [NewHandler] needs. Groups is required; every other field
+// has a working default.
+type Config struct {
+	// Groups are the groups the node serves.
+	Groups Groups
+	// MaxValueBytes is the largest value a Set may carry (default
+	// [DefaultMaxValueBytes]).
+	MaxValueBytes int64
+	// AdminToken guards the mutating admin calls; empty refuses them all.
+	AdminToken string
+	// CORSOrigins are the browser origins allowed to call the API; nil
+	// means [DefaultCORSOrigins]. "*" allows every origin.
+	CORSOrigins []string
+	// TracerProvider, MeterProvider and Propagator feed the otelconnect
+	// interceptor; nil means the OTel no-op implementations.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	// Health is the node's health service (default: all serving).
+	Health *Health
+	// Now is the clock for remaining ttls (default [time.Now]).
+	Now func() time.Time
+}
+
+// NewHandler returns the node's HTTP handler: every service on its
+// Connect path, reflection, health, /metrics, all behind CORS.
+func NewHandler(cfg Config) (http.Handler, error) {
+	if cfg.Groups == nil {
+		return nil, errors.New("api: Config.Groups is required")
+	}
+	if cfg.MaxValueBytes <= 0 {
+		cfg.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if cfg.CORSOrigins == nil {
+		cfg.CORSOrigins = DefaultCORSOrigins
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Health == nil {
+		cfg.Health = NewHealth(distcachev1connect.CacheServiceName, distcachev1connect.AdminServiceName)
+	}
+	otelOpts := []otelconnect.Option{otelconnect.WithTrustRemote()}
+	if cfg.TracerProvider != nil {
+		otelOpts = append(otelOpts, otelconnect.WithTracerProvider(cfg.TracerProvider))
+	}
+	if cfg.MeterProvider != nil {
+		otelOpts = append(otelOpts, otelconnect.WithMeterProvider(cfg.MeterProvider))
+	}
+	if cfg.Propagator != nil {
+		otelOpts = append(otelOpts, otelconnect.WithPropagator(cfg.Propagator))
+	}
+	otel, err := otelconnect.NewInterceptor(otelOpts...)
+	if err != nil {
+		return nil, err
+	}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(otel, adminAuth{token: cfg.AdminToken}, validate.NewInterceptor()),
+		connect.WithReadMaxBytes(int(cfg.MaxValueBytes + requestOverhead)),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(distcachev1connect.NewCacheServiceHandler(
+		&cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}, opts...))
+	mux.Handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups}, opts...))
+	mux.Handle(cfg.Health.handler(connect.WithInterceptors(otel)))
+	reflector := grpcreflect.NewStaticReflector(
+		distcachev1connect.CacheServiceName,
+		distcachev1connect.AdminServiceName,
+		healthServiceName,
+	)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	return withCORS(mux, cfg.CORSOrigins), nil
+}
+
+func withCORS(h http.Handler, origins []string) http.Handler {
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+		ExposedHeaders: connectcors.ExposedHeaders(),
+		MaxAge:         7200,
+	}).Handler(h)
+}

@@ -1,0 +1,132 @@
+// Package config reads a node's groups file: the cache groups a node
+// serves, named by the --config flag.
+//
+// The file is YAML with one document holding a list of groups:
+//
+//	groups:
+//	  - name: default          # required; ^[a-z][a-z0-9_-]{0,62}$; unique in the file
+//	    capacity: 64MiB        # required, > 0, <= 1TiB: bytes, or a string with a unit
+//	    ttl: 10m               # optional; 0 or absent = entries never expire; 0..8760h
+//	    negative_ttl: 30s      # optional; how long a not-found is remembered; 0 or absent = not remembered; 0..8760h
+//	    load_timeout: 5s       # optional; deadline of one loader call; absent = 10s; > 0, <= 10m
+//	    policy: lru            # optional eviction policy; absent = lru; ^[a-z][a-z0-9_-]{0,62}$
+//	    write_through: true    # optional, default false; needs a loader of kind sqlite
+//	    loader:                # optional; absent = no loader (the group holds only what is Set)
+//	      kind: sqlite         # required; known kinds: sqlite
+//	      table: kv            # sqlite: optional, default kv; ^[A-Za-z_][A-Za-z0-9_]{0,62}$
+//	      key_column: k        # sqlite: optional, default k; same rule
+//	      value_column: v      # sqlite: optional, default v; same rule
+//
+// A capacity is an integer number of bytes (1024) or a string of an integer
+// and a unit, with or without one space: B, KB, MB, GB (powers of 1000) or
+// KiB, MiB, GiB (powers of 1024); units are case-sensitive. A duration is a
+// Go duration string (time.ParseDuration: "30s", "1h30m") or 0.
+//
+// Decoding is strict: an unknown or repeated field, a value of the wrong
+// type, an empty file, a file with no groups and a file of more than one
+// YAML document are errors. [Load] and [Parse] stop at the first problem and
+// return it as an [*Error] naming the file, the line, the field path (such
+// as groups[0].loader.table) and the problem.
+package config
+
+import "time"
+
+// Defaults applied to a group or loader before its fields are decoded, so
+// an absent field keeps them and an explicit one is validated as written.
+const (
+	defaultPolicy      = "lru"
+	defaultLoadTimeout = Duration(10 * time.Second)
+	defaultTable       = "kv"
+	defaultKeyColumn   = "k"
+	defaultValueColumn = "v"
+)
+
+// File is a parsed groups file. A File returned by [Load], [Parse] or
+// [Default] is valid and has its defaults applied; it is not modified by
+// this package afterwards, and is safe for concurrent reads.
+type File struct {
+	// Groups lists the node's cache groups in file order; it is never
+	// empty and names are unique.
+	Groups []Group `yaml:"groups"`
+}
+
+// Group configures one cache group.
+type Group struct {
+	// Name names the group in API calls; required.
+	Name string `yaml:"name"`
+	// Capacity bounds the bytes the group holds on this node; required.
+	Capacity Bytes `yaml:"capacity"`
+	// TTL is how long an entry lives; 0 (the default) means forever.
+	TTL Duration `yaml:"ttl"`
+	// NegativeTTL is how long a loader's not-found is remembered; 0 (the
+	// default) means it is not remembered.
+	NegativeTTL Duration `yaml:"negative_ttl"`
+	// LoadTimeout is the deadline of one loader call; default 10s.
+	LoadTimeout Duration `yaml:"load_timeout"`
+	// Policy names the eviction policy; default "lru".
+	Policy string `yaml:"policy"`
+	// WriteThrough makes Set and Delete write to the loader's source
+	// first; default false. It needs a loader of kind sqlite.
+	WriteThrough bool `yaml:"write_through"`
+	// Loader is the group's source on a miss; nil (the default) means the
+	// group holds only what is Set.
+	Loader *Loader `yaml:"loader"`
+}
+
+// Loader configures a group's source.
+type Loader struct {
+	// Kind names the kind of source; required. Known kinds: "sqlite".
+	Kind string `yaml:"kind"`
+	// Table is the sqlite table holding the keys; default "kv".
+	Table string `yaml:"table"`
+	// KeyColumn is the table's key column; default "k".
+	KeyColumn string `yaml:"key_column"`
+	// ValueColumn is the table's value column; default "v".
+	ValueColumn string `yaml:"value_column"`
+}
+
+// Default returns the configuration a node uses without --config: one
+// group "default" of 64MiB with entries that never expire, not-found
+// remembered for 1m, a 10s load timeout, policy "lru", write-through, and a
+// sqlite loader on table kv, columns k and v. Each call returns a new File.
+func Default() *File {
+	return &File{Groups: []Group{{
+		Name:         "default",
+		Capacity:     64 * MiB,
+		NegativeTTL:  Duration(time.Minute),
+		LoadTimeout:  defaultLoadTimeout,
+		Policy:       defaultPolicy,
+		WriteThrough: true,
+		Loader: &Loader{
+			Kind:        kindSQLite,
+			Table:       defaultTable,
+			KeyColumn:   defaultKeyColumn,
+			ValueColumn: defaultValueColumn,
+		},
+	}}}
+}
+
+// Group returns the group named name and true, or a zero Group and false
+// if the file has no such group.
+func (f *File) Group(name string) (Group, bool) {
+	for _, g := range f.Groups {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Group{}, false
+}
+
+// setDefaults fills the fields that have defaults; called before decoding.
+func (g *Group) setDefaults() {
+	g.Policy = defaultPolicy
+	g.LoadTimeout = defaultLoadTimeout
+}
+
+// setDefaults fills the sqlite defaults, the only kind there is so far;
+// called before decoding.
+func (l *Loader) setDefaults() {
+	l.Table = defaultTable
+	l.KeyColumn = defaultKeyColumn
+	l.ValueColumn = defaultValueColumn
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Limits on a group's values.
+const (
+	maxCapacity    = TiB
+	maxTTL         = Duration(365 * 24 * time.Hour)
+	maxLoadTimeout = Duration(10 * time.Minute)
+	kindSQLite     = "sqlite"
+)
+
+var (
+	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+)
+
+// checker validates a decoded File and builds its errors.
+type checker struct {
+	file string
+	// lines maps field paths to lines, as the decoder recorded them; nil
+	// for a File built in code.
+	lines map[string]int
+	// top is the line of the top-level mapping, for the groups field.
+	top int
+}
+
+// validate returns the first problem in f, or nil.
+func validate(c checker, f *File) error {
+	if len(f.Groups) == 0 {
+		return c.errorf("groups", "is required and must list at least one group")
+	}
+	seen := map[string]int{}
+	for i, g := range f.Groups {
+		path := fmt.Sprintf("groups[%d]", i)
+		if err := c.group(path, g); err != nil {
+			return err
+		}
+		if first, dup := seen[g.Name]; dup {
+			return c.errorf(path+".name", "duplicate group name %q (first at groups[%d])", g.Name, first)
+		}
+		seen[g.Name] = i
+	}
+	return nil
+}
+
+// group returns the first problem in g, found at path, or nil.
+func (c checker) group(path string, g Group) error {
+	switch {
+	case g.Name == "":
+		return c.errorf(path+".name", "is required")
+	case !nameRE.MatchString(g.Name):
+		return c.errorf(path+".name", "%q is not a valid name (want %s)", g.Name, nameRE)
+	case g.Capacity == 0:
+		return c.errorf(path+".capacity", "is required and must be > 0")
+	case g.Capacity < 0:
+		return c.errorf(path+".capacity", "must be > 0, not %d", g.Capacity)
+	case g.Capacity > maxCapacity:
+		return c.errorf(path+".capacity", "%s is too large (max 1TiB)", g.Capacity)
+	case g.Policy == "" || !nameRE.MatchString(g.Policy):
+		return c.errorf(path+".policy", "%q is not a valid policy name (want %s)", g.Policy, nameRE)
+	case g.WriteThrough && (g.Loader == nil || g.Loader.Kind != kindSQLite):
+		return c.errorf(path+".write_through", "is only allowed with a loader of kind sqlite")
+	}
+	if err := c.durations(path, g); err != nil {
+		return err
+	}
+	if g.Loader != nil {
+		return c.loader(path+".loader", *g.Loader)
+	}
+	return nil
+}
+
+// durations returns the first problem in g's durations, or nil.
+func (c checker) durations(path string, g Group) error {
+	if err := c.upTo(path+".ttl", g.TTL, maxTTL); err != nil {
+		return err
+	}
+	if err := c.upTo(path+".negative_ttl", g.NegativeTTL, maxTTL); err != nil {
+		return err
+	}
+	if g.LoadTimeout <= 0 {
+		return c.errorf(path+".load_timeout", "must be > 0, not %s", g.LoadTimeout)
+	}
+	return c.upTo(path+".load_timeout", g.LoadTimeout, maxLoadTimeout)
+}
+
+// upTo checks that 0 <= d <= hi.
+func (c checker) upTo(path string, d, hi Duration) error {
+	switch {
+	case d < 0:
+		return c.errorf(path, "must not be negative, not %s", d)
+	case d > hi:
+		return c.errorf(path, "%s is too long (max %s)", d, hi)
+	}
+	return nil
+}
+
+// loader returns the first problem in l, found at path, or nil.
+func (c checker) loader(path string, l Loader) error {
+	switch l.Kind {
+	case kindSQLite:
+	case "":
+		return c.errorf(path+".kind", "is required (known: sqlite)")
+	default:
+		return c.errorf(path+".kind", "unknown loader kind %q (known: sqlite)", l.Kind)
+	}
+	for _, id := range []struct{ field, value string }{
+		{"table", l.Table}, {"key_column", l.KeyColumn}, {"value_column", l.ValueColumn},
+	} {
+		if !identifierRE.MatchString(id.value) {
+			return c.errorf(path+"."+id.field, "%q is not a valid sqlite identifier (want %s)", id.value, identifierRE)
+		}
+	}
+	return nil
+}
+
+// errorf returns an *Error for the field at path, on its line or, for a
+// field not in the file, on the line of the nearest enclosing one.
+func (c checker) errorf(path, format string, args ...any) *Error {
+	return &Error{File: c.file, Line: c.line(path), Field: path, Problem: fmt.Sprintf(format, args...)}
+}
+
+// line returns the line of path or of its nearest enclosing field.
+func (c checker) line(path string) int {
+	for path != "" {
+		if l, ok := c.lines[path]; ok {
+			return l
+		}
+		path = path[:max(strings.LastIndexAny(path, ".["), 0)]
+	}
+	return c.top
+}

@@ -1,0 +1,152 @@
+// Command server runs one distcache node:
+//
+//	go run ./server
+//
+// serves group "default", backed by the embedded SQLite database
+// ./distcache.db, on :8080. Every flag can also be set by an environment
+// variable: --max-value-bytes by DISTCACHE_MAX_VALUE_BYTES, and so on; a
+// flag on the command line wins. Run with -h for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/distcache/distcache/server/node"
+)
+
+// maxValueLimit is the largest --max-value-bytes: the API's own limit.
+const maxValueLimit = 64 << 20
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+type flags struct {
+	addr, db, config, plugins string
+	maxValueBytes             int64
+	adminToken, corsOrigins   string
+	traceStdout               bool
+	logFormat, logLevel       string
+	shutdownGrace             time.Duration
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("distcache", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.addr, "addr", ":8080", "address to serve the API on (HTTP/1.1 and h2c)")
+	fs.StringVar(&f.db, "db", "./distcache.db", "embedded SQLite database, created with demo rows if missing")
+	fs.StringVar(&f.config, "config", "", "groups file (YAML); empty serves group \"default\" from the database")
+	fs.StringVar(&f.plugins, "plugins", "./plugins", "directory of plugin modules (.wasm)")
+	fs.Int64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "largest value a Set may carry, at most 64 MiB")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for mutating admin calls; empty refuses them")
+	fs.StringVar(&f.corsOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (\"*\" for any); empty allows http://localhost:* and http://127.0.0.1:*")
+	fs.BoolVar(&f.traceStdout, "trace-stdout", false, "write every span to stdout as JSON")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return nil, err
+	}
+	if f.maxValueBytes < 1 || f.maxValueBytes > maxValueLimit {
+		return nil, fmt.Errorf("--max-value-bytes %d must be between 1 and %d", f.maxValueBytes, maxValueLimit)
+	}
+	return f, nil
+}
+
+// applyEnv sets each flag not given on the command line from its
+// DISTCACHE_* variable, if that is set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "DISTCACHE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !given[f.Name] && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, serr)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(f *flags, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		var log *slog.Logger
+		if log, err = newLogger(f, stderr); err == nil {
+			err = serve(ctx, f, log, stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "distcache: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) error {
+	cfg := node.Config{
+		DBPath:        f.db,
+		ConfigPath:    f.config,
+		PluginsDir:    f.plugins,
+		MaxValueBytes: f.maxValueBytes,
+		AdminToken:    f.adminToken,
+		ShutdownGrace: f.shutdownGrace,
+		Logger:        log,
+	}
+	if f.corsOrigins != "" {
+		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")
+	}
+	if f.traceStdout {
+		cfg.TraceWriter = stdout
+	}
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	return n.Serve(ctx, ln)
+}

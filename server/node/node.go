@@ -1,0 +1,215 @@
+// Package node assembles one distcache node from its configuration: the
+// embedded SQLite source, the cache groups, telemetry and the API handler.
+// main runs one; tests run several in one process.
+package node
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/distcache/distcache/server/api"
+	"github.com/distcache/distcache/server/cache"
+	"github.com/distcache/distcache/server/config"
+	"github.com/distcache/distcache/server/source"
+	"github.com/distcache/distcache/server/telemetry"
+)
+
+// Config is a node's configuration, mostly from its flags.
+type Config struct {
+	// DBPath is the embedded SQLite database (--db), created if missing.
+	DBPath string
+	// ConfigPath is the groups file (--config); empty serves
+	// [config.Default].
+	ConfigPath string
+	// PluginsDir is the directory of plugin modules (--plugins).
+	PluginsDir string
+	// MaxValueBytes is the largest value a Set may carry (--max-value-bytes).
+	MaxValueBytes int64
+	// AdminToken guards the mutating admin calls (--admin-token).
+	AdminToken string
+	// CORSOrigins are the browser origins allowed (--cors-origins); nil
+	// means [api.DefaultCORSOrigins].
+	CORSOrigins []string
+	// TraceWriter, when set, receives every span as JSON (--trace-stdout).
+	TraceWriter io.Writer
+	// ShutdownGrace bounds how long in-flight requests may take to finish
+	// after shutdown begins (default 10s).
+	ShutdownGrace time.Duration
+	// Logger receives the node's logs (default: discarded).
+	Logger *slog.Logger
+	// TracerProvider and MeterProvider, when set, replace the ones made
+	// from the OTEL_* environment (tests record spans with them).
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+}
+
+// Node is one running distcache node. It is safe for concurrent use.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *source.DB
+	tel     *telemetry.Telemetry
+	groups  []*cache.Group // sorted by name
+	health  *api.Health
+	handler http.Handler
+	closers []func() error
+}
+
+var _ api.Groups = (*Node)(nil)
+
+// New builds a node. A bad groups file or source returns an error naming
+// the file, the field and the problem; nothing is left open.
+func New(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.Close())
+		}
+	}()
+	file := config.Default()
+	if cfg.ConfigPath != "" {
+		if file, err = config.Load(cfg.ConfigPath); err != nil {
+			return nil, err
+		}
+	}
+	if n.db, err = source.Open(ctx, cfg.DBPath); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, n.db.Close)
+	if err = n.setupTelemetry(ctx); err != nil {
+		return nil, err
+	}
+	for i, gc := range file.Groups {
+		if err = n.addGroup(ctx, i, gc); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(n.groups, func(a, b *cache.Group) int { return cmp.Compare(a.Name(), b.Name()) })
+	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
+	n.handler, err = api.NewHandler(api.Config{
+		Groups:         n,
+		MaxValueBytes:  cfg.MaxValueBytes,
+		AdminToken:     cfg.AdminToken,
+		CORSOrigins:    cfg.CORSOrigins,
+		TracerProvider: n.tel.TracerProvider,
+		MeterProvider:  n.tel.MeterProvider,
+		Propagator:     n.tel.Propagator,
+		Metrics:        n.tel.Metrics,
+		Health:         n.health,
+	})
+	return n, err
+}
+
+func (n *Node) setupTelemetry(ctx context.Context) error {
+	tel, err := telemetry.New(ctx, telemetry.Config{TraceWriter: n.cfg.TraceWriter})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	n.closers = append(n.closers, func() error { return tel.Shutdown(context.Background()) })
+	if n.cfg.TracerProvider != nil {
+		tel.TracerProvider = n.cfg.TracerProvider
+	}
+	if n.cfg.MeterProvider != nil {
+		tel.MeterProvider = n.cfg.MeterProvider
+	}
+	n.tel = tel
+	return nil
+}
+
+// addGroup makes the i-th group of the file with its loader.
+func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
+	cc := cache.Config{
+		Name:        gc.Name,
+		Capacity:    gc.Capacity.Int64(),
+		TTL:         gc.TTL.Std(),
+		NegativeTTL: gc.NegativeTTL.Std(),
+		LoadTimeout: gc.LoadTimeout.Std(),
+	}
+	if gc.Loader != nil {
+		t, err := n.db.Table(ctx, source.TableConfig{
+			Table: gc.Loader.Table, KeyColumn: gc.Loader.KeyColumn, ValueColumn: gc.Loader.ValueColumn,
+		}, gc.WriteThrough)
+		if err != nil {
+			return fmt.Errorf("%s: groups[%d].loader: %w", n.configName(), i, err)
+		}
+		n.closers = append(n.closers, t.Close)
+		cc.Loader = t
+		if gc.WriteThrough {
+			cc.Writer = t
+		}
+	}
+	if gc.Policy != "lru" {
+		// Policy plugins arrive with the plugin host; until then every
+		// group runs the native LRU, and says so.
+		n.log.Warn("policy not available, using the native LRU", "group", gc.Name, "policy", gc.Policy)
+	}
+	g, err := cache.NewGroup(cc, cache.WithTracerProvider(n.tel.TracerProvider), cache.WithMeterProvider(n.tel.MeterProvider))
+	if err != nil {
+		return fmt.Errorf("%s: groups[%d]: %w", n.configName(), i, err)
+	}
+	n.closers = append(n.closers, g.Close)
+	n.groups = append(n.groups, g)
+	return nil
+}
+
+func (n *Node) configName() string {
+	if n.cfg.ConfigPath == "" {
+		return "default configuration"
+	}
+	return n.cfg.ConfigPath
+}
+
+// Group implements [api.Groups].
+func (n *Node) Group(name string) (*cache.Group, bool) {
+	i, ok := slices.BinarySearchFunc(n.groups, name, func(g *cache.Group, name string) int {
+		return cmp.Compare(g.Name(), name)
+	})
+	if !ok {
+		return nil, false
+	}
+	return n.groups[i], true
+}
+
+// All implements [api.Groups].
+func (n *Node) All() []*cache.Group { return n.groups }
+
+// Handler returns the node's HTTP handler.
+func (n *Node) Handler() http.Handler { return n.handler }
+
+// Serve serves the node on ln until ctx is done, then marks it not
+// serving, lets in-flight requests finish (up to the shutdown grace) and
+// returns. It does not close the node.
+func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
+	n.log.Info("serving", "addr", ln.Addr().String(), "groups", len(n.groups),
+		"db", n.db.Path(), "traces", n.tel.Exporter)
+	err := api.Serve(ctx, ln, n.handler, n.cfg.ShutdownGrace, n.health.Shutdown)
+	n.log.Info("stopped serving", "addr", ln.Addr().String(), "err", err)
+	return err
+}
+
+// Close releases everything the node holds, newest first.
+func (n *Node) Close() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i]())
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
