@@ -27,6 +27,10 @@ const DefaultMaxValueBytes = 1 << 20
 // before it is read whole.
 const requestOverhead = 16 << 10
 
+// compressMinBytes is the smallest response the node compresses when the
+// client accepts gzip.
+const compressMinBytes = 1 << 10
+
 // DefaultCORSOrigins lets pages served from any local development port
 // call the node. Production deployments name their origins.
 var DefaultCORSOrigins = []string{"http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"}
@@ -92,6 +96,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(otel, adminAuth{token: cfg.AdminToken}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(int(cfg.MaxValueBytes + requestOverhead)),
+		// Compressing small answers costs more CPU than it saves bytes.
+		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(distcachev1connect.NewCacheServiceHandler(
@@ -108,7 +114,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
-	return withCORS(mux, cfg.CORSOrigins), nil
+	// Connect limits each message but drains an oversized one to keep the
+	// connection; capping the whole body refuses it without reading it.
+	limited := http.MaxBytesHandler(mux, cfg.MaxValueBytes+requestOverhead)
+	return withCORS(limited, cfg.CORSOrigins), nil
 }
 
 func withCORS(h http.Handler, origins []string) http.Handler {
