@@ -16,6 +16,7 @@ type adminService struct {
 
 var _ distcachev1connect.AdminServiceHandler = (*adminService)(nil)
 
+// GetStats reports one group, or every group when none is named.
 func (s *adminService) GetStats(_ context.Context, req *connect.Request[distcachev1.GetStatsRequest]) (*connect.Response[distcachev1.GetStatsResponse], error) {
 	groups := s.groups.All()
 	if req.Msg.Group != nil {
@@ -32,6 +33,7 @@ func (s *adminService) GetStats(_ context.Context, req *connect.Request[distcach
 	return connect.NewResponse(res), nil
 }
 
+// Purge empties a group on this node; adminAuth has checked the token.
 func (s *adminService) Purge(_ context.Context, req *connect.Request[distcachev1.PurgeRequest]) (*connect.Response[distcachev1.PurgeResponse], error) {
 	g, ok := s.groups.Group(req.Msg.GetGroup())
 	if !ok {

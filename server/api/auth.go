@@ -24,6 +24,7 @@ type adminAuth struct {
 	token string
 }
 
+// WrapUnary checks the token of unary admin calls.
 func (a adminAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		if adminProcedures[req.Spec().Procedure] {
@@ -35,10 +36,12 @@ func (a adminAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	}
 }
 
+// WrapStreamingClient is a no-op: the interceptor guards handlers only.
 func (a adminAuth) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return next
 }
 
+// WrapStreamingHandler checks the token of streaming admin calls.
 func (a adminAuth) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		if adminProcedures[conn.Spec().Procedure] {

@@ -39,6 +39,7 @@ func (s *cacheService) group(name string) (*cache.Group, error) {
 	return g, nil
 }
 
+// Get answers from the group, loading on a miss.
 func (s *cacheService) Get(ctx context.Context, req *connect.Request[distcachev1.GetRequest]) (*connect.Response[distcachev1.GetResponse], error) {
 	g, err := s.group(req.Msg.GetGroup())
 	if err != nil {
@@ -55,6 +56,7 @@ func (s *cacheService) Get(ctx context.Context, req *connect.Request[distcachev1
 	return connect.NewResponse(res), nil
 }
 
+// Set checks the node's value limit, then stores the value.
 func (s *cacheService) Set(ctx context.Context, req *connect.Request[distcachev1.SetRequest]) (*connect.Response[distcachev1.SetResponse], error) {
 	if n := int64(len(req.Msg.GetValue())); n > s.maxValueBytes {
 		return nil, fieldViolation(3, "value", descriptorpb.FieldDescriptorProto_TYPE_BYTES, "bytes.max_len",
@@ -74,6 +76,7 @@ func (s *cacheService) Set(ctx context.Context, req *connect.Request[distcachev1
 	return connect.NewResponse(&distcachev1.SetResponse{}), nil
 }
 
+// Delete removes the key from the group.
 func (s *cacheService) Delete(ctx context.Context, req *connect.Request[distcachev1.DeleteRequest]) (*connect.Response[distcachev1.DeleteResponse], error) {
 	g, err := s.group(req.Msg.GetGroup())
 	if err != nil {
