@@ -88,7 +88,7 @@ func TestAdminToken(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, token, header string
-		want               connect.Code
+		want                connect.Code
 	}{
 		{"node without token", "", "Bearer x", connect.CodePermissionDenied},
 		{"no header", "secret", "", connect.CodeUnauthenticated},
