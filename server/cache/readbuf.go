@@ -1,8 +1,8 @@
 package cache
 
 import (
-	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -10,12 +10,18 @@ const (
 	readStripeLen = 64
 )
 
-// readBuffer records accesses on the hit path without blocking: a reader
-// picks a stripe at random and drops its event when the stripe is busy or
-// full and the policy is busy. Losing some accesses only blurs recency and
-// frequency a little; blocking hits on the policy would cost far more.
+// readBuffer records accesses on the hit path without blocking. A reader
+// takes a stripe through a sync.Pool, whose per-P cache hands each
+// processor the same stripe again and again, so stripes rarely move
+// between cores. The stripes themselves are a fixed array, so a writer can
+// collect every buffered access. An event is dropped when its stripe is
+// busy, or full while the policy is busy: losing some accesses only blurs
+// recency and frequency a little, while blocking hits on the policy would
+// cost every reader.
 type readBuffer struct {
 	stripes [readStripes]readStripe
+	next    atomic.Uint32
+	pool    sync.Pool // of *readStripe, all from stripes
 }
 
 type readStripe struct {
@@ -25,10 +31,19 @@ type readStripe struct {
 	_   [48]byte
 }
 
-// record adds an access to h. When the stripe fills up it calls drain with
-// the stripe's events if tryLock succeeds; drain runs with the lock held.
+func (b *readBuffer) stripe() *readStripe {
+	if s, ok := b.pool.Get().(*readStripe); ok {
+		return s
+	}
+	return &b.stripes[b.next.Add(1)&(readStripes-1)]
+}
+
+// record adds an access to h. When the stripe fills up and tryLock takes
+// the policy lock, it calls drain with the stripe's events; drain runs
+// with the policy lock held and must release it.
 func (b *readBuffer) record(h uint64, tryLock func() bool, drain func([]uint64)) {
-	s := &b.stripes[rand.Uint32()&(readStripes-1)]
+	s := b.stripe()
+	defer b.pool.Put(s)
 	if !s.mu.TryLock() {
 		return
 	}
@@ -49,7 +64,7 @@ func (b *readBuffer) collect(events []Event) []Event {
 	for i := range b.stripes {
 		s := &b.stripes[i]
 		if !s.mu.TryLock() {
-			continue // a reader is draining or recording; leave it
+			continue // a reader is recording or draining; leave it
 		}
 		for _, h := range s.buf[:s.n] {
 			events = append(events, Event{Op: OpAccess, Hash: h})
