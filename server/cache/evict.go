@@ -1,9 +1,11 @@
 package cache
 
-// insert stores an entry under the policy lock, evicting until it fits.
-// When seq is not nil the insert is a load's: it is dropped if a Set,
-// Delete or Purge touched the key's shard since the load began, so a slow
-// load never overwrites a newer write.
+// insert stores an entry under the policy lock. The policy hears of the
+// entry first and is then asked for room, so an admission policy may name
+// the newcomer itself as the victim: then it is not stored. When seq is not
+// nil the insert is a load's: it is dropped if a Set, Delete or Purge
+// touched the key's shard since the load began, so a slow load never
+// overwrites a newer write.
 func (g *Group) insert(key string, h uint64, value []byte, expires int64, negative bool, seq *uint64) error {
 	cost := entryCost(key, value)
 	if cost > g.cfg.Capacity {
@@ -19,23 +21,32 @@ func (g *Group) insert(key string, h uint64, value []byte, expires int64, negati
 		sh.seq.Add(1)
 	}
 	g.pending = g.reads.collect(g.pending)
-	g.makeRoomLocked(h, cost)
-	e := &entry{key: key, value: value, expires: expires, cost: cost, negative: negative}
 	op := OpInsert
-	if old := g.store.put(h, e); old != nil {
+	if g.store.peek(h) != nil {
 		op = OpUpdate
-		if g.expired(old) {
-			g.expirations.Add(1)
-		}
 	}
 	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: cost})
-	g.flushLocked()
+	if !g.makeRoomLocked(h, cost) {
+		return nil // not admitted
+	}
+	e := &entry{key: key, value: value, expires: expires, cost: cost, negative: negative}
+	if old := g.store.put(h, e); old != nil && g.expired(old) {
+		g.expirations.Add(1)
+	}
+	if len(g.pending) >= maxPending {
+		g.flushLocked()
+	}
 	return nil
 }
 
+// maxPending is how many events wait before they are applied even when no
+// eviction asks for them.
+const maxPending = 1024
+
 // makeRoomLocked evicts until an entry of cost bytes fits under h, which
-// may replace an entry already there.
-func (g *Group) makeRoomLocked(h uint64, cost int64) {
+// may replace an entry already there. It returns false if the policy named
+// h itself: the newcomer is not admitted (and an old entry under h is gone).
+func (g *Group) makeRoomLocked(h uint64, cost int64) bool {
 	for {
 		var resident int64
 		if old := g.store.peek(h); old != nil {
@@ -43,27 +54,34 @@ func (g *Group) makeRoomLocked(h uint64, cost int64) {
 		}
 		over := g.store.bytes.Load() - resident + cost - g.cfg.Capacity
 		if over <= 0 {
-			return
+			return true
 		}
 		g.flushLocked()
-		if g.evictLocked(over) == 0 {
+		freed, rejected := g.evictLocked(over, h)
+		if rejected {
+			return false
+		}
+		if freed == 0 {
 			g.evictAnyLocked()
 		}
 	}
 }
 
 // evictLocked removes the victims the policy names and returns the bytes
-// freed. Hashes the store does not hold are ignored.
-func (g *Group) evictLocked(need int64) int64 {
+// freed, and whether the policy named the newcomer h. Hashes the store
+// does not hold are ignored.
+func (g *Group) evictLocked(need int64, h uint64) (freed int64, rejected bool) {
 	g.victims = g.policy.Evict(need, g.victims[:0])
-	var freed int64
 	for _, v := range g.victims {
+		if v == h {
+			rejected = true
+		}
 		if e := g.store.remove(v); e != nil {
 			freed += e.cost
 			g.evictions.Add(1)
 		}
 	}
-	return freed
+	return freed, rejected
 }
 
 // evictAnyLocked removes some entry when the policy names none the store
@@ -117,4 +135,12 @@ func (g *Group) SetPolicy(p Policy) Policy {
 	old := g.policy
 	g.policy = p
 	return old
+}
+
+// sync applies every buffered and pending event to the policy now.
+func (g *Group) sync() {
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	g.pending = g.reads.collect(g.pending)
+	g.flushLocked()
 }

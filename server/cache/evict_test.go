@@ -96,6 +96,7 @@ func TestSetPolicyReplaysResidentEntries(t *testing.T) {
 		t.Fatalf("new policy tracks %d entries, want the 5 resident", next.Len())
 	}
 	mustSet(t, g, "x", "1")
+	g.sync()
 	if next.Len() != 6 {
 		t.Fatalf("new policy did not receive the insert after the swap")
 	}
@@ -155,11 +156,36 @@ func TestHammer(t *testing.T) {
 	if sum != s.Bytes || items != s.Items {
 		t.Fatalf("stats say %d bytes in %d items, store holds %d in %d", s.Bytes, s.Items, sum, items)
 	}
+	g.sync()
 	lru := g.policy.(*LRU)
 	if lru.Len() != int(items) {
 		t.Fatalf("policy tracks %d entries, store holds %d", lru.Len(), items)
 	}
 	if s.Evictions == 0 || s.Hits == 0 || s.Fallbacks != 0 {
 		t.Fatalf("stats = %+v: want evictions and hits, no fallbacks with the LRU", s)
+	}
+}
+
+func TestPolicyMayRejectNewcomer(t *testing.T) {
+	var last uint64
+	rejecter := policyFunc{
+		apply: func(ev []Event) {
+			for _, e := range ev {
+				if e.Op == OpInsert {
+					last = e.Hash
+				}
+			}
+		},
+		evict: func(_ int64, dst []uint64) []uint64 { return append(dst, last) },
+	}
+	g := newGroup(t, Config{Capacity: capFor(2), Policy: rejecter})
+	mustSet(t, g, "a", "1")
+	mustSet(t, g, "b", "1")
+	mustSet(t, g, "c", "1") // the policy names c itself: not admitted
+	if !resident(g, "a") || !resident(g, "b") || resident(g, "c") {
+		t.Fatal("an admission policy's rejection of c was not honoured")
+	}
+	if s := g.Stats(); s.Items != 2 || s.Fallbacks != 0 {
+		t.Fatalf("stats = %+v", s)
 	}
 }
