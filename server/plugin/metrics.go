@@ -1,0 +1,61 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/tetratelabs/wazero/sys"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// metrics counts what happens to plugins.
+type metrics struct {
+	failures  metric.Int64Counter
+	loads     metric.Int64Counter
+	fallbacks metric.Int64Counter
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	m := mp.Meter("github.com/distcache/distcache/server/plugin")
+	var met metrics
+	var err1, err2, err3 error
+	met.failures, err1 = m.Int64Counter("distcache.plugin.failures",
+		metric.WithDescription("Plugin modules refused and instances discarded, by plugin and reason."))
+	met.loads, err2 = m.Int64Counter("distcache.plugin.loads",
+		metric.WithDescription("Plugin modules compiled, validated and swapped in, by plugin."))
+	met.fallbacks, err3 = m.Int64Counter("distcache.policy.fallbacks.native",
+		metric.WithDescription("Times a group fell back to the native LRU, by group and reason."))
+	return &met, errors.Join(err1, err2, err3)
+}
+
+// The reasons a failure is counted under.
+const (
+	reasonInvalid  = "invalid"  // not wasm, bad exports/imports, wrong ABI
+	reasonTrap     = "trap"     // the guest trapped (includes out of memory)
+	reasonDeadline = "deadline" // a call ran past its deadline
+	reasonRead     = "read"     // the file could not be read
+	reasonBadCall  = "bad_call" // a call returned something invalid
+)
+
+// reasonOf classifies an error from a guest call.
+func reasonOf(err error) string {
+	var exit *sys.ExitError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		return reasonDeadline
+	case strings.Contains(err.Error(), "victims, want"):
+		return reasonBadCall
+	default:
+		return reasonTrap
+	}
+}
+
+// failure logs and counts a refused module or a discarded instance.
+func (r *Runtime) failure(plugin, reason string, err error) {
+	r.log.Error("plugin failed", "plugin", plugin, "reason", reason, "err", err)
+	r.metrics.failures.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String("plugin", plugin), attribute.String("reason", reason)))
+}

@@ -1,0 +1,16 @@
+// Command badimport is a policy that imports a function it is not granted.
+package main
+
+//go:wasmimport env secret
+func secret() int32
+
+//go:wasmexport distcache_abi_version
+func abiVersion() int32 { return 1 }
+
+//go:wasmexport distcache_policy_init
+func policyInit(capacity int64, maxEvents int32) int32 { return secret() }
+
+//go:wasmexport distcache_policy_update
+func policyUpdate(n int32, need int64, maxVictims int32) int32 { return 0 }
+
+func main() {}

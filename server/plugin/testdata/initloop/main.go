@@ -1,0 +1,21 @@
+// Command initloop is a policy whose package init never returns.
+package main
+
+var spins int
+
+func init() {
+	for {
+		spins++
+	}
+}
+
+//go:wasmexport distcache_abi_version
+func abiVersion() int32 { return 1 }
+
+//go:wasmexport distcache_policy_init
+func policyInit(capacity int64, maxEvents int32) int32 { return 0 }
+
+//go:wasmexport distcache_policy_update
+func policyUpdate(n int32, need int64, maxVictims int32) int32 { return 0 }
+
+func main() {}
