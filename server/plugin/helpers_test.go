@@ -59,6 +59,14 @@ func buildWasm(t testing.TB, pkg string) []byte {
 	return b
 }
 
+// sharedCacheDir is one compilation cache for the whole test run, so each
+// module compiles once (compiling is slow under the race detector).
+func sharedCacheDir(t testing.TB) string {
+	t.Helper()
+	buildWasm(t, "server/plugin/testdata/badabi") // makes wasmBuilds.dir
+	return filepath.Join(wasmBuilds.dir, "compiled")
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if wasmBuilds.dir != "" {
@@ -96,6 +104,9 @@ func newTestRuntime(t testing.TB, cfg Config) *testRuntime {
 	t.Helper()
 	logs := &syncBuffer{}
 	reader := sdkmetric.NewManualReader()
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = sharedCacheDir(t)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	rt, err := NewRuntime(context.Background(), cfg)
