@@ -75,7 +75,8 @@ type Group struct {
 
 // Loader configures a group's source.
 type Loader struct {
-	// Kind names the kind of source; required. Known kinds: "sqlite".
+	// Kind names the kind of source; required. Known kinds: "sqlite" (a
+	// table of the node's database) and "wasm" (a loader plugin).
 	Kind string `yaml:"kind"`
 	// Table is the sqlite table holding the keys; default "kv".
 	Table string `yaml:"table"`
@@ -83,6 +84,14 @@ type Loader struct {
 	KeyColumn string `yaml:"key_column"`
 	// ValueColumn is the table's value column; default "v".
 	ValueColumn string `yaml:"value_column"`
+	// Plugin names the loader plugin, plugins/<plugin>.wasm (kind wasm;
+	// required there).
+	Plugin string `yaml:"plugin,omitempty"`
+	// Settings are passed to the loader plugin on every call (kind wasm).
+	Settings map[string]string `yaml:"settings,omitempty"`
+	// HTTPAllow lists the URL prefixes the loader plugin may GET (kind
+	// wasm); empty means no HTTP at all.
+	HTTPAllow []string `yaml:"http_allow,omitempty"`
 }
 
 // Default returns the configuration a node uses without --config: one

@@ -131,7 +131,7 @@ func TestDefault(t *testing.T) {
 	}
 	g, ok := f.Group("default")
 	if !ok || g.Capacity.Int64() != 64<<20 || g.NegativeTTL.Std() != time.Minute ||
-		g.LoadTimeout.Std() != 10*time.Second || !g.WriteThrough || g.TTL != 0 || *g.Loader != *sqlite() {
+		g.LoadTimeout.Std() != 10*time.Second || !g.WriteThrough || g.TTL != 0 || !reflect.DeepEqual(*g.Loader, *sqlite()) {
 		t.Errorf(`Group("default") = %+v, %v`, g, ok)
 	}
 	if _, ok := f.Group("other"); ok {

@@ -147,8 +147,35 @@ func (d *decoder) decode(n *yaml.Node, path string, out reflect.Value) error {
 		return d.sequence(n, path, out)
 	case reflect.Struct:
 		return d.mapping(n, path, out)
+	case reflect.Map:
+		return d.stringMap(n, path, out)
 	}
 	return d.scalar(n, path, out)
+}
+
+// stringMap decodes the mapping n into the map[string]string out,
+// rejecting repeated keys.
+func (d *decoder) stringMap(n *yaml.Node, path string, out reflect.Value) error {
+	if n.Kind != yaml.MappingNode {
+		return d.fail(notA(n, "a mapping"), path)
+	}
+	m := reflect.MakeMapWithSize(out.Type(), len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i], n.Content[i+1]
+		field := path + "." + key.Value
+		if first, dup := d.lines[field]; dup {
+			return &Error{File: d.file, Line: key.Line, Field: field,
+				Problem: fmt.Sprintf("is repeated (first at line %d)", first)}
+		}
+		d.lines[field] = key.Line
+		v := reflect.New(out.Type().Elem()).Elem()
+		if err := d.scalar(value, field, v); err != nil {
+			return err
+		}
+		m.SetMapIndex(reflect.ValueOf(key.Value), v)
+	}
+	out.Set(m)
+	return nil
 }
 
 // mapping decodes the mapping n into the struct out, rejecting unknown

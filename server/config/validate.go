@@ -13,6 +13,7 @@ const (
 	maxTTL         = Duration(365 * 24 * time.Hour)
 	maxLoadTimeout = Duration(10 * time.Minute)
 	kindSQLite     = "sqlite"
+	kindWasm       = "wasm"
 )
 
 var (
@@ -105,10 +106,15 @@ func (c checker) upTo(path string, d, hi Duration) error {
 func (c checker) loader(path string, l Loader) error {
 	switch l.Kind {
 	case kindSQLite:
+		if err := c.only(path, kindSQLite, "plugin", "settings", "http_allow"); err != nil {
+			return err
+		}
+	case kindWasm:
+		return c.wasmLoader(path, l)
 	case "":
-		return c.errorf(path+".kind", "is required (known: sqlite)")
+		return c.errorf(path+".kind", "is required (known: sqlite, wasm)")
 	default:
-		return c.errorf(path+".kind", "unknown loader kind %q (known: sqlite)", l.Kind)
+		return c.errorf(path+".kind", "unknown loader kind %q (known: sqlite, wasm)", l.Kind)
 	}
 	for _, id := range []struct{ field, value string }{
 		{"table", l.Table}, {"key_column", l.KeyColumn}, {"value_column", l.ValueColumn},
@@ -135,4 +141,30 @@ func (c checker) line(path string) int {
 		path = path[:max(strings.LastIndexAny(path, ".["), 0)]
 	}
 	return c.top
+}
+
+// only refuses fields given in the file that the loader kind does not use.
+func (c checker) only(path, kind string, fields ...string) error {
+	for _, f := range fields {
+		if _, given := c.lines[path+"."+f]; given {
+			return c.errorf(path+"."+f, "is not a setting of a %s loader", kind)
+		}
+	}
+	return nil
+}
+
+// wasmLoader checks a loader of kind wasm.
+func (c checker) wasmLoader(path string, l Loader) error {
+	if err := c.only(path, kindWasm, "table", "key_column", "value_column"); err != nil {
+		return err
+	}
+	if !nameRE.MatchString(l.Plugin) {
+		return c.errorf(path+".plugin", "%q is not a plugin name (want %s, the file plugins/<plugin>.wasm)", l.Plugin, nameRE)
+	}
+	for i, prefix := range l.HTTPAllow {
+		if !strings.HasPrefix(prefix, "http://") && !strings.HasPrefix(prefix, "https://") {
+			return c.errorf(fmt.Sprintf("%s.http_allow[%d]", path, i), "%q is not an http:// or https:// URL prefix", prefix)
+		}
+	}
+	return nil
 }

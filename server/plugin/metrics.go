@@ -44,7 +44,10 @@ func reasonOf(err error) string {
 	var exit *sys.ExitError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		// A guest call is cancelled only when it ran past its deadline: by
+		// the watchdog (policies) or the load timeout (loaders).
+		errors.As(err, &exit) && (exit.ExitCode() == sys.ExitCodeDeadlineExceeded ||
+			exit.ExitCode() == sys.ExitCodeContextCanceled):
 		return reasonDeadline
 	case strings.Contains(err.Error(), "victims, want"):
 		return reasonBadCall

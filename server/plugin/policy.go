@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -33,6 +35,11 @@ type Policy struct {
 	n      int
 	stack  [3]uint64
 	failed error
+	// ctx lives as long as the instance; the runtime's watchdog cancels it
+	// when a call has run past the deadline (since started, in unix ns).
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started atomic.Int64
 	// OnFailure, if set, is called once, in a new goroutine, when the
 	// instance fails. The manager uses it to put a fallback in its place.
 	OnFailure func(*Policy, error)
@@ -54,6 +61,7 @@ func (m *Module) NewPolicy(ctx context.Context, capacity int64) (*Policy, error)
 		return nil, err
 	}
 	p := &Policy{mod: m, inst: inst, update: inst.ExportedFunction(exportPolicyUpdate)}
+	p.ctx, p.cancel = context.WithCancel(withCallState(context.Background(), &callState{plugin: m.name}))
 	ctx, cancel := context.WithTimeout(withCallState(ctx, &callState{plugin: m.name}), m.rt.cfg.PolicyCallTimeout)
 	defer cancel()
 	res, err := inst.ExportedFunction(exportPolicyInit).Call(ctx, uint64(capacity), maxEvents)
@@ -70,6 +78,7 @@ func (m *Module) NewPolicy(ctx context.Context, capacity int64) (*Policy, error)
 		inst.Close(ctx)
 		return nil, fmt.Errorf("%s returned buffer %#x, which is outside the guest's memory", exportPolicyInit, p.buf)
 	}
+	m.rt.watch(p)
 	return p, nil
 }
 
@@ -126,10 +135,10 @@ func (p *Policy) Evict(need int64, dst []uint64) []uint64 {
 func (p *Policy) call(need int64) int {
 	p.stack = [3]uint64{uint64(p.n), uint64(need), maxEvents}
 	p.n = 0
-	ctx, cancel := context.WithTimeout(context.Background(), p.mod.rt.cfg.PolicyCallTimeout)
-	defer cancel()
-	ctx = withCallState(ctx, &callState{plugin: p.mod.name})
-	if err := p.update.CallWithStack(ctx, p.stack[:]); err != nil {
+	p.started.Store(time.Now().UnixNano())
+	err := p.update.CallWithStack(p.ctx, p.stack[:])
+	p.started.Store(0)
+	if err != nil {
 		p.fail(fmt.Errorf("%s: %w", exportPolicyUpdate, err))
 		return 0
 	}
@@ -152,6 +161,8 @@ func (p *Policy) fail(err error) {
 
 // Close closes the instance.
 func (p *Policy) Close() error {
+	p.mod.rt.unwatch(p)
+	p.cancel()
 	err := p.inst.Close(context.Background())
 	if errors.Is(err, context.Canceled) {
 		return nil

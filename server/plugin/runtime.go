@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -57,6 +58,11 @@ type Runtime struct {
 	rt      wazero.Runtime
 	cache   wazero.CompilationCache
 	metrics *metrics
+
+	watched  sync.Map // *Policy -> struct{}: instances the watchdog checks
+	stopDog  chan struct{}
+	dogDone  chan struct{}
+	stopOnce sync.Once
 }
 
 // NewRuntime starts a wazero runtime with the sandboxed WASI module and the
@@ -77,7 +83,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true). // deadlines interrupt running guests
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16)
-	r := &Runtime{cfg: cfg, log: cfg.Logger}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, stopDog: make(chan struct{}), dogDone: make(chan struct{})}
+	go r.watchdog()
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -102,6 +109,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 
 // Close closes every module and the compilation cache.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.stopOnce.Do(func() { close(r.stopDog) })
+	<-r.dogDone
 	err := r.rt.Close(ctx)
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
@@ -214,4 +223,31 @@ var _ io.Writer = (*logWriter)(nil)
 func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func (r *Runtime) watch(p *Policy)   { r.watched.Store(p, struct{}{}) }
+func (r *Runtime) unwatch(p *Policy) { r.watched.Delete(p) }
+
+// watchdog interrupts policy calls that run past the policy call timeout.
+// Policy calls sit on the cache's write path, so they get no per-call
+// timer: the watchdog looks at every watched instance a few times per
+// timeout instead.
+func (r *Runtime) watchdog() {
+	defer close(r.dogDone)
+	t := time.NewTicker(max(r.cfg.PolicyCallTimeout/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stopDog:
+			return
+		case now := <-t.C:
+			r.watched.Range(func(k, _ any) bool {
+				p := k.(*Policy)
+				if s := p.started.Load(); s != 0 && now.UnixNano()-s > int64(r.cfg.PolicyCallTimeout) {
+					p.cancel()
+				}
+				return true
+			})
+		}
+	}
 }
