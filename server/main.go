@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,8 @@ func main() {
 
 type flags struct {
 	addr, db, config, plugins string
+	pluginCache               string
+	pluginMemoryMiB           int
 	maxValueBytes             int64
 	adminToken, corsOrigins   string
 	traceStdout               bool
@@ -50,7 +53,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.addr, "addr", ":8080", "address to serve the API on (HTTP/1.1 and h2c)")
 	fs.StringVar(&f.db, "db", "./distcache.db", "embedded SQLite database, created with demo rows if missing")
 	fs.StringVar(&f.config, "config", "", "groups file (YAML); empty serves group \"default\" from the database")
-	fs.StringVar(&f.plugins, "plugins", "./plugins", "directory of plugin modules (.wasm)")
+	fs.StringVar(&f.plugins, "plugins", "./plugins", "directory of plugin modules (.wasm), watched for new versions")
+	fs.StringVar(&f.pluginCache, "plugin-cache", defaultPluginCache(), "directory that keeps compiled plugins across restarts; empty compiles at every start")
+	fs.IntVar(&f.pluginMemoryMiB, "plugin-memory-mib", 64, "memory cap of each plugin instance, in MiB")
 	fs.Int64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "largest value a Set may carry, at most 64 MiB")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for mutating admin calls; empty refuses them")
 	fs.StringVar(&f.corsOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (\"*\" for any); empty allows http://localhost:* and http://127.0.0.1:*")
@@ -66,6 +71,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return nil, err
+	}
+	if f.pluginMemoryMiB < 1 || f.pluginMemoryMiB > 4096 {
+		return nil, fmt.Errorf("--plugin-memory-mib %d must be between 1 and 4096", f.pluginMemoryMiB)
 	}
 	if f.maxValueBytes < 1 || f.maxValueBytes > maxValueLimit {
 		return nil, fmt.Errorf("--max-value-bytes %d must be between 1 and %d", f.maxValueBytes, maxValueLimit)
@@ -125,13 +133,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) error {
 	cfg := node.Config{
-		DBPath:        f.db,
-		ConfigPath:    f.config,
-		PluginsDir:    f.plugins,
-		MaxValueBytes: f.maxValueBytes,
-		AdminToken:    f.adminToken,
-		ShutdownGrace: f.shutdownGrace,
-		Logger:        log,
+		DBPath:          f.db,
+		ConfigPath:      f.config,
+		PluginsDir:      f.plugins,
+		PluginCacheDir:  f.pluginCache,
+		PluginMemoryMiB: f.pluginMemoryMiB,
+		MaxValueBytes:   f.maxValueBytes,
+		AdminToken:      f.adminToken,
+		ShutdownGrace:   f.shutdownGrace,
+		Logger:          log,
 	}
 	if f.corsOrigins != "" {
 		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")
@@ -149,4 +159,14 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		return err
 	}
 	return n.Serve(ctx, ln)
+}
+
+// defaultPluginCache is the user's cache directory for compiled plugins,
+// or empty (no cache) where there is none.
+func defaultPluginCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "distcache", "wazero")
 }

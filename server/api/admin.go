@@ -11,7 +11,8 @@ import (
 )
 
 type adminService struct {
-	groups Groups
+	groups  Groups
+	plugins Plugins // nil when the node runs no plugins
 }
 
 var _ distcachev1connect.AdminServiceHandler = (*adminService)(nil)

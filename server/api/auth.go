@@ -14,7 +14,8 @@ import (
 // adminProcedures are the calls that change a node's state outside the
 // keyspace and so need the admin token.
 var adminProcedures = map[string]bool{
-	distcachev1connect.AdminServicePurgeProcedure: true,
+	distcachev1connect.AdminServicePurgeProcedure:          true,
+	distcachev1connect.AdminServiceSetGroupPolicyProcedure: true,
 }
 
 // adminAuth is an interceptor that lets an admin procedure through only

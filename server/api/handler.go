@@ -55,6 +55,8 @@ type Config struct {
 	Propagator     propagation.TextMapPropagator
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// Plugins, when set, backs ListPlugins and SetGroupPolicy.
+	Plugins Plugins
 	// Health is the node's health service (default: all serving).
 	Health *Health
 	// Now is the clock for remaining ttls (default [time.Now]).
@@ -102,7 +104,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(distcachev1connect.NewCacheServiceHandler(
 		&cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}, opts...))
-	mux.Handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups}, opts...))
+	mux.Handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups, plugins: cfg.Plugins}, opts...))
 	mux.Handle(cfg.Health.handler(connect.WithInterceptors(otel)))
 	reflector := grpcreflect.NewStaticReflector(
 		distcachev1connect.CacheServiceName,

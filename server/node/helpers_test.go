@@ -26,6 +26,9 @@ func startNode(t testing.TB, cfg Config) *testNode {
 	if cfg.DBPath == "" {
 		cfg.DBPath = filepath.Join(t.TempDir(), "distcache.db")
 	}
+	if cfg.PluginsDir == "" {
+		cfg.PluginsDir = t.TempDir()
+	}
 	n, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/distcache/distcache/server/api"
 	"github.com/distcache/distcache/server/cache"
 	"github.com/distcache/distcache/server/config"
+	"github.com/distcache/distcache/server/plugin"
 	"github.com/distcache/distcache/server/source"
 	"github.com/distcache/distcache/server/telemetry"
 )
@@ -32,8 +33,15 @@ type Config struct {
 	// ConfigPath is the groups file (--config); empty serves
 	// [config.Default].
 	ConfigPath string
-	// PluginsDir is the directory of plugin modules (--plugins).
+	// PluginsDir is the directory of plugin modules (--plugins), watched
+	// for new versions; empty means "./plugins".
 	PluginsDir string
+	// PluginCacheDir keeps compiled plugins across restarts
+	// (--plugin-cache); empty compiles at every start.
+	PluginCacheDir string
+	// PluginMemoryMiB caps each plugin instance's memory
+	// (--plugin-memory-mib; default 64).
+	PluginMemoryMiB int
 	// MaxValueBytes is the largest value a Set may carry (--max-value-bytes).
 	MaxValueBytes int64
 	// AdminToken guards the mutating admin calls (--admin-token).
@@ -61,6 +69,7 @@ type Node struct {
 	db      *source.DB
 	tel     *telemetry.Telemetry
 	groups  []*cache.Group // sorted by name
+	plugins *plugin.Manager
 	health  *api.Health
 	handler http.Handler
 	closers []func() error
@@ -96,6 +105,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err = n.setupTelemetry(ctx); err != nil {
 		return nil, err
 	}
+	if err = n.setupPlugins(ctx); err != nil {
+		return nil, err
+	}
 	for i, gc := range file.Groups {
 		if err = n.addGroup(ctx, i, gc); err != nil {
 			return nil, err
@@ -112,8 +124,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		MeterProvider:  n.tel.MeterProvider,
 		Propagator:     n.tel.Propagator,
 		Metrics:        n.tel.Metrics,
+		Plugins:        n.plugins,
 		Health:         n.health,
 	})
+	if err == nil {
+		n.watchPlugins()
+	}
 	return n, err
 }
 
@@ -142,23 +158,8 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 		NegativeTTL: gc.NegativeTTL.Std(),
 		LoadTimeout: gc.LoadTimeout.Std(),
 	}
-	if gc.Loader != nil {
-		t, err := n.db.Table(ctx, source.TableConfig{
-			Table: gc.Loader.Table, KeyColumn: gc.Loader.KeyColumn, ValueColumn: gc.Loader.ValueColumn,
-		}, gc.WriteThrough)
-		if err != nil {
-			return fmt.Errorf("%s: groups[%d].loader: %w", n.configName(), i, err)
-		}
-		n.closers = append(n.closers, t.Close)
-		cc.Loader = t
-		if gc.WriteThrough {
-			cc.Writer = t
-		}
-	}
-	if gc.Policy != "lru" {
-		// Policy plugins arrive with the plugin host; until then every
-		// group runs the native LRU, and says so.
-		n.log.Warn("policy not available, using the native LRU", "group", gc.Name, "policy", gc.Policy)
+	if err := n.setupLoader(ctx, gc, &cc); err != nil {
+		return fmt.Errorf("%s: groups[%d].loader: %w", n.configName(), i, err)
 	}
 	g, err := cache.NewGroup(cc, cache.WithTracerProvider(n.tel.TracerProvider), cache.WithMeterProvider(n.tel.MeterProvider))
 	if err != nil {
@@ -166,6 +167,34 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 	}
 	n.closers = append(n.closers, g.Close)
 	n.groups = append(n.groups, g)
+	// A missing or refused policy plugin leaves the native LRU serving,
+	// with a warning and a metric; the watcher swaps the plugin in later.
+	_ = n.plugins.BindPolicy(ctx, g, gc.Policy, cc.Capacity)
+	return nil
+}
+
+// setupLoader gives cc the loader (and, for write-through, the writer) that
+// gc configures.
+func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Config) error {
+	switch {
+	case gc.Loader == nil:
+		return nil
+	case gc.Loader.Kind == "wasm":
+		l, err := n.plugins.Loader(gc.Name, gc.Loader.Plugin, gc.Loader.Settings, gc.Loader.HTTPAllow)
+		cc.Loader = l
+		return err
+	}
+	t, err := n.db.Table(ctx, source.TableConfig{
+		Table: gc.Loader.Table, KeyColumn: gc.Loader.KeyColumn, ValueColumn: gc.Loader.ValueColumn,
+	}, gc.WriteThrough)
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, t.Close)
+	cc.Loader = t
+	if gc.WriteThrough {
+		cc.Writer = t
+	}
 	return nil
 }
 
@@ -175,6 +204,48 @@ func (n *Node) configName() string {
 	}
 	return n.cfg.ConfigPath
 }
+
+// setupPlugins starts the plugin runtime and loads the plugins directory.
+func (n *Node) setupPlugins(ctx context.Context) error {
+	if n.cfg.PluginsDir == "" {
+		n.cfg.PluginsDir = "./plugins"
+	}
+	ro, err := n.db.ReadOnly()
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, ro.Close)
+	rt, err := plugin.NewRuntime(ctx, plugin.Config{
+		CacheDir:       n.cfg.PluginCacheDir,
+		MemoryLimitMiB: n.cfg.PluginMemoryMiB,
+		Logger:         n.log,
+		MeterProvider:  n.tel.MeterProvider,
+		DB:             ro,
+	})
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	n.closers = append(n.closers, func() error { return rt.Close(context.Background()) })
+	n.plugins = plugin.NewManager(rt, n.cfg.PluginsDir)
+	n.closers = append(n.closers, func() error { n.plugins.Close(); return nil })
+	return n.plugins.LoadAll(ctx)
+}
+
+// watchPlugins swaps in new plugin versions until the node closes.
+func (n *Node) watchPlugins() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := n.plugins.Watch(ctx); err != nil {
+			n.log.Error("plugins will not be reloaded", "err", err)
+		}
+	}()
+	n.closers = append(n.closers, func() error { cancel(); <-done; return nil })
+}
+
+// Plugins returns the node's plugin manager.
+func (n *Node) Plugins() *plugin.Manager { return n.plugins }
 
 // Group implements [api.Groups].
 func (n *Node) Group(name string) (*cache.Group, bool) {

@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +22,59 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// PluginKind says what a plugin module is for.
+type PluginKind int32
+
+const (
+	// PLUGIN_KIND_UNSPECIFIED is never sent.
+	PluginKind_PLUGIN_KIND_UNSPECIFIED PluginKind = 0
+	// PLUGIN_KIND_POLICY: an eviction policy.
+	PluginKind_PLUGIN_KIND_POLICY PluginKind = 1
+	// PLUGIN_KIND_LOADER: a loader of missing keys.
+	PluginKind_PLUGIN_KIND_LOADER PluginKind = 2
+)
+
+// Enum value maps for PluginKind.
+var (
+	PluginKind_name = map[int32]string{
+		0: "PLUGIN_KIND_UNSPECIFIED",
+		1: "PLUGIN_KIND_POLICY",
+		2: "PLUGIN_KIND_LOADER",
+	}
+	PluginKind_value = map[string]int32{
+		"PLUGIN_KIND_UNSPECIFIED": 0,
+		"PLUGIN_KIND_POLICY":      1,
+		"PLUGIN_KIND_LOADER":      2,
+	}
+)
+
+func (x PluginKind) Enum() *PluginKind {
+	p := new(PluginKind)
+	*p = x
+	return p
+}
+
+func (x PluginKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PluginKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_distcache_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (PluginKind) Type() protoreflect.EnumType {
+	return &file_distcache_v1_admin_proto_enumTypes[0]
+}
+
+func (x PluginKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PluginKind.Descriptor instead.
+func (PluginKind) EnumDescriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{0}
+}
 
 // GetStatsRequest selects the groups to report.
 type GetStatsRequest struct {
@@ -369,11 +423,286 @@ func (x *PurgeResponse) GetRemoved() int64 {
 	return 0
 }
 
+// ListPluginsRequest has no fields.
+type ListPluginsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPluginsRequest) Reset() {
+	*x = ListPluginsRequest{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPluginsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPluginsRequest) ProtoMessage() {}
+
+func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
+func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+// ListPluginsResponse lists the loaded plugins, sorted by name.
+type ListPluginsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// plugins are the loaded plugins.
+	Plugins       []*Plugin `protobuf:"bytes,1,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPluginsResponse) Reset() {
+	*x = ListPluginsResponse{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPluginsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPluginsResponse) ProtoMessage() {}
+
+func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
+func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListPluginsResponse) GetPlugins() []*Plugin {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+// Plugin describes one loaded plugin module.
+type Plugin struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is the file name without .wasm.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// kind says what the module is for.
+	Kind PluginKind `protobuf:"varint,2,opt,name=kind,proto3,enum=distcache.v1.PluginKind" json:"kind,omitempty"`
+	// sha256 is the hex SHA-256 of the module file.
+	Sha256 string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// abi_version is the plugin ABI version the module speaks.
+	AbiVersion int32 `protobuf:"varint,4,opt,name=abi_version,json=abiVersion,proto3" json:"abi_version,omitempty"`
+	// loaded_at is when this version was swapped in.
+	LoadedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=loaded_at,json=loadedAt,proto3" json:"loaded_at,omitempty"`
+	// groups are the groups using this version, sorted.
+	Groups        []string `protobuf:"bytes,6,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Plugin) Reset() {
+	*x = Plugin{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Plugin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Plugin) ProtoMessage() {}
+
+func (x *Plugin) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
+func (*Plugin) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Plugin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Plugin) GetKind() PluginKind {
+	if x != nil {
+		return x.Kind
+	}
+	return PluginKind_PLUGIN_KIND_UNSPECIFIED
+}
+
+func (x *Plugin) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Plugin) GetAbiVersion() int32 {
+	if x != nil {
+		return x.AbiVersion
+	}
+	return 0
+}
+
+func (x *Plugin) GetLoadedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadedAt
+	}
+	return nil
+}
+
+func (x *Plugin) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// SetGroupPolicyRequest names a group and the policy to give it.
+type SetGroupPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group, such as "default".
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// policy names a loaded policy plugin, plugins/<policy>.wasm.
+	Policy        string `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetGroupPolicyRequest) Reset() {
+	*x = SetGroupPolicyRequest{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetGroupPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetGroupPolicyRequest) ProtoMessage() {}
+
+func (x *SetGroupPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetGroupPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetGroupPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetGroupPolicyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *SetGroupPolicyRequest) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+// SetGroupPolicyResponse says what now serves the group.
+type SetGroupPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// policy is the group's policy after the switch, as GetStats shows it.
+	Policy        string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetGroupPolicyResponse) Reset() {
+	*x = SetGroupPolicyResponse{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetGroupPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetGroupPolicyResponse) ProtoMessage() {}
+
+func (x *SetGroupPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetGroupPolicyResponse.ProtoReflect.Descriptor instead.
+func (*SetGroupPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SetGroupPolicyResponse) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
 var File_distcache_v1_admin_proto protoreflect.FileDescriptor
 
 const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18distcache/v1/admin.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\"V\n" +
+	"\x18distcache/v1/admin.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n" +
 	"\x0fGetStatsRequest\x129\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$H\x00R\x05group\x88\x01\x01B\b\n" +
 	"\x06_group\"D\n" +
@@ -400,10 +729,33 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\fPurgeRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\")\n" +
 	"\rPurgeResponse\x12\x18\n" +
-	"\aremoved\x18\x01 \x01(\x03R\aremoved2\xa0\x01\n" +
+	"\aremoved\x18\x01 \x01(\x03R\aremoved\"\x14\n" +
+	"\x12ListPluginsRequest\"E\n" +
+	"\x13ListPluginsResponse\x12.\n" +
+	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\xd4\x01\n" +
+	"\x06Plugin\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.distcache.v1.PluginKindR\x04kind\x12\x16\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\x12\x1f\n" +
+	"\vabi_version\x18\x04 \x01(\x05R\n" +
+	"abiVersion\x127\n" +
+	"\tloaded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x12\x16\n" +
+	"\x06groups\x18\x06 \x03(\tR\x06groups\"\x85\x01\n" +
+	"\x15SetGroupPolicyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x126\n" +
+	"\x06policy\x18\x02 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x06policy\"0\n" +
+	"\x16SetGroupPolicyResponse\x12\x16\n" +
+	"\x06policy\x18\x01 \x01(\tR\x06policy*Y\n" +
+	"\n" +
+	"PluginKind\x12\x1b\n" +
+	"\x17PLUGIN_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PLUGIN_KIND_POLICY\x10\x01\x12\x16\n" +
+	"\x12PLUGIN_KIND_LOADER\x10\x022\xdb\x02\n" +
 	"\fAdminService\x12N\n" +
 	"\bGetStats\x12\x1d.distcache.v1.GetStatsRequest\x1a\x1e.distcache.v1.GetStatsResponse\"\x03\x90\x02\x01\x12@\n" +
-	"\x05Purge\x12\x1a.distcache.v1.PurgeRequest\x1a\x1b.distcache.v1.PurgeResponseB=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
+	"\x05Purge\x12\x1a.distcache.v1.PurgeRequest\x1a\x1b.distcache.v1.PurgeResponse\x12W\n" +
+	"\vListPlugins\x12 .distcache.v1.ListPluginsRequest\x1a!.distcache.v1.ListPluginsResponse\"\x03\x90\x02\x01\x12`\n" +
+	"\x0eSetGroupPolicy\x12#.distcache.v1.SetGroupPolicyRequest\x1a$.distcache.v1.SetGroupPolicyResponse\"\x03\x90\x02\x02B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
 
 var (
 	file_distcache_v1_admin_proto_rawDescOnce sync.Once
@@ -417,25 +769,40 @@ func file_distcache_v1_admin_proto_rawDescGZIP() []byte {
 	return file_distcache_v1_admin_proto_rawDescData
 }
 
-var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_distcache_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_distcache_v1_admin_proto_goTypes = []any{
-	(*GetStatsRequest)(nil),  // 0: distcache.v1.GetStatsRequest
-	(*GetStatsResponse)(nil), // 1: distcache.v1.GetStatsResponse
-	(*GroupStats)(nil),       // 2: distcache.v1.GroupStats
-	(*PurgeRequest)(nil),     // 3: distcache.v1.PurgeRequest
-	(*PurgeResponse)(nil),    // 4: distcache.v1.PurgeResponse
+	(PluginKind)(0),                // 0: distcache.v1.PluginKind
+	(*GetStatsRequest)(nil),        // 1: distcache.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 2: distcache.v1.GetStatsResponse
+	(*GroupStats)(nil),             // 3: distcache.v1.GroupStats
+	(*PurgeRequest)(nil),           // 4: distcache.v1.PurgeRequest
+	(*PurgeResponse)(nil),          // 5: distcache.v1.PurgeResponse
+	(*ListPluginsRequest)(nil),     // 6: distcache.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),    // 7: distcache.v1.ListPluginsResponse
+	(*Plugin)(nil),                 // 8: distcache.v1.Plugin
+	(*SetGroupPolicyRequest)(nil),  // 9: distcache.v1.SetGroupPolicyRequest
+	(*SetGroupPolicyResponse)(nil), // 10: distcache.v1.SetGroupPolicyResponse
+	(*timestamppb.Timestamp)(nil),  // 11: google.protobuf.Timestamp
 }
 var file_distcache_v1_admin_proto_depIdxs = []int32{
-	2, // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
-	0, // 1: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
-	3, // 2: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
-	1, // 3: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
-	4, // 4: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3,  // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
+	8,  // 1: distcache.v1.ListPluginsResponse.plugins:type_name -> distcache.v1.Plugin
+	0,  // 2: distcache.v1.Plugin.kind:type_name -> distcache.v1.PluginKind
+	11, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
+	1,  // 4: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
+	4,  // 5: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
+	6,  // 6: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
+	9,  // 7: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
+	2,  // 8: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
+	5,  // 9: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
+	7,  // 10: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
+	10, // 11: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_admin_proto_init() }
@@ -449,13 +816,14 @@ func file_distcache_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_admin_proto_rawDesc), len(file_distcache_v1_admin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   5,
+			NumEnums:      1,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_distcache_v1_admin_proto_goTypes,
 		DependencyIndexes: file_distcache_v1_admin_proto_depIdxs,
+		EnumInfos:         file_distcache_v1_admin_proto_enumTypes,
 		MessageInfos:      file_distcache_v1_admin_proto_msgTypes,
 	}.Build()
 	File_distcache_v1_admin_proto = out.File

@@ -37,6 +37,12 @@ const (
 	AdminServiceGetStatsProcedure = "/distcache.v1.AdminService/GetStats"
 	// AdminServicePurgeProcedure is the fully-qualified name of the AdminService's Purge RPC.
 	AdminServicePurgeProcedure = "/distcache.v1.AdminService/Purge"
+	// AdminServiceListPluginsProcedure is the fully-qualified name of the AdminService's ListPlugins
+	// RPC.
+	AdminServiceListPluginsProcedure = "/distcache.v1.AdminService/ListPlugins"
+	// AdminServiceSetGroupPolicyProcedure is the fully-qualified name of the AdminService's
+	// SetGroupPolicy RPC.
+	AdminServiceSetGroupPolicyProcedure = "/distcache.v1.AdminService/SetGroupPolicy"
 )
 
 // AdminServiceClient is a client for the distcache.v1.AdminService service.
@@ -47,6 +53,12 @@ type AdminServiceClient interface {
 	// Purge drops every entry this node holds for group; the group's source
 	// is not touched. It needs the admin token.
 	Purge(context.Context, *connect.Request[v1.PurgeRequest]) (*connect.Response[v1.PurgeResponse], error)
+	// ListPlugins lists the plugin modules this node has loaded from its
+	// plugins directory.
+	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
+	// SetGroupPolicy switches a group to a loaded policy plugin, replaying
+	// its resident keys into the new policy. It needs the admin token.
+	SetGroupPolicy(context.Context, *connect.Request[v1.SetGroupPolicyRequest]) (*connect.Response[v1.SetGroupPolicyResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the distcache.v1.AdminService service. By default,
@@ -73,13 +85,29 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("Purge")),
 			connect.WithClientOptions(opts...),
 		),
+		listPlugins: connect.NewClient[v1.ListPluginsRequest, v1.ListPluginsResponse](
+			httpClient,
+			baseURL+AdminServiceListPluginsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListPlugins")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		setGroupPolicy: connect.NewClient[v1.SetGroupPolicyRequest, v1.SetGroupPolicyResponse](
+			httpClient,
+			baseURL+AdminServiceSetGroupPolicyProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetGroupPolicy")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	getStats *connect.Client[v1.GetStatsRequest, v1.GetStatsResponse]
-	purge    *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
+	getStats       *connect.Client[v1.GetStatsRequest, v1.GetStatsResponse]
+	purge          *connect.Client[v1.PurgeRequest, v1.PurgeResponse]
+	listPlugins    *connect.Client[v1.ListPluginsRequest, v1.ListPluginsResponse]
+	setGroupPolicy *connect.Client[v1.SetGroupPolicyRequest, v1.SetGroupPolicyResponse]
 }
 
 // GetStats calls distcache.v1.AdminService.GetStats.
@@ -92,6 +120,16 @@ func (c *adminServiceClient) Purge(ctx context.Context, req *connect.Request[v1.
 	return c.purge.CallUnary(ctx, req)
 }
 
+// ListPlugins calls distcache.v1.AdminService.ListPlugins.
+func (c *adminServiceClient) ListPlugins(ctx context.Context, req *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
+	return c.listPlugins.CallUnary(ctx, req)
+}
+
+// SetGroupPolicy calls distcache.v1.AdminService.SetGroupPolicy.
+func (c *adminServiceClient) SetGroupPolicy(ctx context.Context, req *connect.Request[v1.SetGroupPolicyRequest]) (*connect.Response[v1.SetGroupPolicyResponse], error) {
+	return c.setGroupPolicy.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the distcache.v1.AdminService service.
 type AdminServiceHandler interface {
 	// GetStats returns the counters of one group, or of every group when
@@ -100,6 +138,12 @@ type AdminServiceHandler interface {
 	// Purge drops every entry this node holds for group; the group's source
 	// is not touched. It needs the admin token.
 	Purge(context.Context, *connect.Request[v1.PurgeRequest]) (*connect.Response[v1.PurgeResponse], error)
+	// ListPlugins lists the plugin modules this node has loaded from its
+	// plugins directory.
+	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
+	// SetGroupPolicy switches a group to a loaded policy plugin, replaying
+	// its resident keys into the new policy. It needs the admin token.
+	SetGroupPolicy(context.Context, *connect.Request[v1.SetGroupPolicyRequest]) (*connect.Response[v1.SetGroupPolicyResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -122,12 +166,30 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("Purge")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListPluginsHandler := connect.NewUnaryHandler(
+		AdminServiceListPluginsProcedure,
+		svc.ListPlugins,
+		connect.WithSchema(adminServiceMethods.ByName("ListPlugins")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetGroupPolicyHandler := connect.NewUnaryHandler(
+		AdminServiceSetGroupPolicyProcedure,
+		svc.SetGroupPolicy,
+		connect.WithSchema(adminServiceMethods.ByName("SetGroupPolicy")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/distcache.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetStatsProcedure:
 			adminServiceGetStatsHandler.ServeHTTP(w, r)
 		case AdminServicePurgeProcedure:
 			adminServicePurgeHandler.ServeHTTP(w, r)
+		case AdminServiceListPluginsProcedure:
+			adminServiceListPluginsHandler.ServeHTTP(w, r)
+		case AdminServiceSetGroupPolicyProcedure:
+			adminServiceSetGroupPolicyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -143,4 +205,12 @@ func (UnimplementedAdminServiceHandler) GetStats(context.Context, *connect.Reque
 
 func (UnimplementedAdminServiceHandler) Purge(context.Context, *connect.Request[v1.PurgeRequest]) (*connect.Response[v1.PurgeResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.AdminService.Purge is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.AdminService.ListPlugins is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetGroupPolicy(context.Context, *connect.Request[v1.SetGroupPolicyRequest]) (*connect.Response[v1.SetGroupPolicyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.AdminService.SetGroupPolicy is not implemented"))
 }
