@@ -5,73 +5,28 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/distcache/distcache/internal/wasmbuild"
 )
 
-// wasmBuilds caches modules built from Go sources for the whole test run.
-var wasmBuilds struct {
-	sync.Mutex
-	dir   string
-	paths map[string]string
-}
+// wasm builds the test modules once per test run.
+var wasm wasmbuild.Builder
 
-func moduleRoot(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// buildWasm builds the Go package at pkg (relative to the module root) with
-// GOOS=wasip1 GOARCH=wasm -buildmode=c-shared and returns the file.
-func buildWasm(t testing.TB, pkg string) []byte {
-	t.Helper()
-	wasmBuilds.Lock()
-	defer wasmBuilds.Unlock()
-	if wasmBuilds.paths == nil {
-		dir, err := os.MkdirTemp("", "distcache-wasm-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wasmBuilds.dir, wasmBuilds.paths = dir, map[string]string{}
-	}
-	out, ok := wasmBuilds.paths[pkg]
-	if !ok {
-		out = filepath.Join(wasmBuilds.dir, strings.ReplaceAll(pkg, "/", "_")+".wasm")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+pkg)
-		cmd.Dir = moduleRoot(t)
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", pkg, err, msg)
-		}
-		wasmBuilds.paths[pkg] = out
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func buildWasm(t testing.TB, pkg string) []byte { return wasm.Bytes(t, pkg) }
 
 // sharedCacheDir is one compilation cache for the whole test run, so each
 // module compiles once (compiling is slow under the race detector).
-func sharedCacheDir(t testing.TB) string {
-	t.Helper()
-	buildWasm(t, "server/plugin/testdata/badabi") // makes wasmBuilds.dir
-	return filepath.Join(wasmBuilds.dir, "compiled")
-}
+func sharedCacheDir(t testing.TB) string { return filepath.Join(wasm.Dir(t), "compiled") }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if wasmBuilds.dir != "" {
-		os.RemoveAll(wasmBuilds.dir)
-	}
+	wasm.Cleanup()
 	os.Exit(code)
 }
 

@@ -62,6 +62,9 @@ func (r *Runtime) instantiateHost(ctx context.Context) error {
 	fn("http_get", r.hostHTTPGet)
 	fn("result", func(ctx context.Context, m api.Module, ptr, n uint32) uint32 {
 		s := stateOf(ctx)
+		if n == 0 {
+			return uint32(len(s.pending)) // the size to allocate
+		}
 		k := min(n, uint32(len(s.pending)))
 		if !m.Memory().Write(ptr, s.pending[:k]) {
 			panic(fmt.Errorf("result: [%d, %d) is outside the guest's memory", ptr, ptr+k))

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/distcache/distcache/internal/trace"
+	"github.com/distcache/distcache/server/cache"
+)
+
+// moduleRoot is the repository root, relative to this package.
+const moduleRoot = "../.."
+
+func TestRunWASMLRUMatchesExactLRU(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(moduleRoot, "policy/lru/main.go")); err != nil {
+		t.Skip("policy/lru is not there yet")
+	}
+	wasm := filepath.Join(t.TempDir(), "lru.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", wasm, "./policy/lru")
+	build.Dir = moduleRoot
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building policy/lru: %v\n%s", err, out)
+	}
+	out := runOK(t, "-zipf", "20000", "-keys", "3000", "-s", "0.9", "-capacity", "50,500", wasm)
+	for _, c := range []int{50, 500} {
+		got := hitsOf(t, out, c, "lru.wasm")
+		want := hitsOf(t, out, c, "lru (native, exact)")
+		if got != want {
+			t.Errorf("capacity %d: lru.wasm %s, exact LRU %s\n%s", c, got, want, out)
+		}
+	}
+}
+
+func TestRunFIFOInC(t *testing.T) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		t.Skip("no clang to build policy/fifo-c")
+	}
+	wasm := filepath.Join(t.TempDir(), "fifo-c.wasm")
+	build := exec.Command("clang", "--target=wasm32", "-mcpu=mvp", "-O2", "-nostdlib", "-fno-builtin",
+		"-Wl,--no-entry", "-Wl,--stack-first", "-o", wasm, "policy/fifo-c/fifo.c")
+	build.Dir = moduleRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Skipf("clang cannot build for wasm32 here (is lld installed?): %v\n%s", err, out)
+	}
+	args := []string{"-zipf", "20000", "-keys", "3000", "-seed", "2"}
+	out := runOK(t, append(args, "-capacity", "50,500", wasm)...)
+	for _, c := range []int{50, 500} {
+		hits, _, err := trace.Replay(newFIFO(), trace.Zipf(20000, 3000, 0.99, 2), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hitsOf(t, out, c, "fifo-c.wasm"); got != fmt.Sprint(hits) {
+			t.Errorf("capacity %d: fifo-c.wasm hit %s times, a FIFO %d\n%s", c, got, hits, out)
+		}
+	}
+}
+
+func TestRunReferences(t *testing.T) {
+	out := runOK(t, "-loop", "1000,50", "-capacity", "100,10")
+	tests := []struct {
+		capacity int
+		policy   string
+		ratio    string
+	}{
+		{100, "lru (native, exact)", "95.00%"},
+		{100, "arc (hashicorp)", "95.00%"},
+		{100, "otter", "95.00%"},
+		{10, "lru (native, exact)", "0.00%"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.policy, "/", tt.capacity), func(t *testing.T) {
+			line := lineOf(t, out, tt.capacity, tt.policy)
+			if !strings.Contains(line, " "+tt.ratio+" ") {
+				t.Errorf("row %q, want hit ratio %s", line, tt.ratio)
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	notWasm := filepath.Join(dir, "notwasm.wasm")
+	if err := os.WriteFile(notWasm, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badTrace := filepath.Join(dir, "bad.trace")
+	if err := os.WriteFile(badTrace, []byte("1\n2\nx\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no trace", []string{"-capacity", "10"}, 2, "exactly one"},
+		{"two traces", []string{"-zipf", "10", "-loop", "10,5"}, 2, "exactly one"},
+		{"bad capacity", []string{"-zipf", "10", "-capacity", "10,x"}, 2, "-capacity"},
+		{"zero capacity", []string{"-zipf", "10", "-capacity", "0"}, 2, "-capacity"},
+		{"bad loop", []string{"-loop", "10"}, 2, "-loop"},
+		{"unknown flag", []string{"-nope"}, 2, "-nope"},
+		{"bad zipf keys", []string{"-zipf", "10", "-keys", "0"}, 1, "keys"},
+		{"missing trace", []string{"-trace", filepath.Join(dir, "none")}, 1, "none"},
+		{"malformed trace", []string{"-trace", badTrace}, 1, badTrace + ":3:"},
+		{"not wasm", []string{"-zipf", "10", notWasm}, 1, notWasm},
+		{"missing wasm", []string{"-zipf", "10", filepath.Join(dir, "gone.wasm")}, 1, "gone.wasm"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+// runOK runs the command and returns its output, failing the test unless
+// it exits 0.
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run %v: exit %d\n%s", args, code, stderr.String())
+	}
+	return stdout.String()
+}
+
+var rowHits = regexp.MustCompile(`\s\d+\.\d\d%\s+(\d+)\s`)
+
+// hitsOf returns the hits column of a row.
+func hitsOf(t *testing.T, out string, capacity int, policy string) string {
+	t.Helper()
+	line := lineOf(t, out, capacity, policy)
+	m := rowHits.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no hits in row %q", line)
+	}
+	return m[1]
+}
+
+// lineOf returns the table row of policy at capacity.
+func lineOf(t *testing.T, out string, capacity int, policy string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, fmt.Sprint(capacity, " ")) && strings.Contains(line, " "+policy+" ") {
+			return line
+		}
+	}
+	t.Fatalf("no row for %s at capacity %d in\n%s", policy, capacity, out)
+	return ""
+}
+
+// fifo is a native first-in, first-out policy, to check policy/fifo-c.
+type fifo struct {
+	order   []fifoEntry
+	entries map[uint64]fifoEntry // the live entry of each hash
+	seq     int
+}
+
+type fifoEntry struct {
+	hash uint64
+	cost int64
+	seq  int // tells a live place in order from one left by a remove
+}
+
+func newFIFO() *fifo { return &fifo{entries: make(map[uint64]fifoEntry)} }
+
+func (f *fifo) Apply(events []cache.Event) {
+	for _, ev := range events {
+		e, ok := f.entries[ev.Hash]
+		switch {
+		case ev.Op != cache.OpInsert && ev.Op != cache.OpUpdate:
+			if ev.Op == cache.OpRemove {
+				delete(f.entries, ev.Hash)
+			}
+		case ok:
+			e.cost = ev.Cost
+			f.entries[ev.Hash] = e
+		default:
+			f.seq++
+			e = fifoEntry{hash: ev.Hash, cost: ev.Cost, seq: f.seq}
+			f.entries[ev.Hash] = e
+			f.order = append(f.order, e)
+		}
+	}
+}
+
+func (f *fifo) Evict(need int64, dst []uint64) []uint64 {
+	for need > 0 && len(f.order) > 0 {
+		e := f.order[0]
+		f.order = f.order[1:]
+		if live, ok := f.entries[e.hash]; ok && live.seq == e.seq {
+			delete(f.entries, e.hash)
+			dst = append(dst, e.hash)
+			need -= live.cost
+		}
+	}
+	return dst
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"github.com/distcache/distcache/sdk/policy"
+	"github.com/distcache/distcache/sdk/policy/hashlist"
+)
+
+// LFU evicts the least frequently used entries first, breaking ties by
+// least recent use, in O(1) per event: entries of equal frequency share a
+// bucket, and buckets are linked in ascending frequency. An insert counts
+// one use and every access or update one more; counts never age. Evict
+// takes entries until their costs cover the bytes needed, sparing the
+// newcomer (an insert that was the latest event) unless nothing else is
+// left, so that a newcomer is not refused just for being new. The zero value is not ready; use [NewLFU]. Not safe
+// for concurrent use.
+type LFU struct {
+	a       hashlist.Arena // a node's tag is the index of its bucket
+	buckets []bucket       // buckets[0] is unused: index 0 means none
+	spare   []uint32       // indices of unused buckets
+	lowest  uint32         // the bucket of the lowest frequency, or 0
+	newest  uint64         // the hash of the latest insert
+	fresh   bool           // whether the latest event was that insert
+}
+
+// bucket holds the entries used freq times, newest most recently used.
+type bucket struct {
+	freq          uint64
+	items         hashlist.List
+	higher, lower uint32
+}
+
+var _ policy.Policy = (*LFU)(nil)
+
+// NewLFU returns an empty LFU.
+func NewLFU() *LFU { return &LFU{buckets: make([]bucket, 1)} }
+
+// Len returns the number of entries the LFU tracks.
+func (p *LFU) Len() int { return p.a.Len() }
+
+// Apply implements [policy.Policy].
+func (p *LFU) Apply(events []policy.Event) {
+	for _, ev := range events {
+		p.fresh = false
+		r, ok := p.a.Lookup(ev.Hash)
+		switch ev.Op {
+		case policy.OpAccess:
+			if ok {
+				p.touch(r)
+			}
+		case policy.OpInsert, policy.OpUpdate:
+			if ok {
+				p.buckets[p.a.Tag(r)].items.SetCost(&p.a, r, ev.Cost)
+				p.touch(r)
+				continue
+			}
+			p.insert(ev.Hash, ev.Cost)
+		case policy.OpRemove:
+			if ok {
+				p.unlink(r)
+				p.a.Delete(r)
+			}
+		}
+	}
+}
+
+// Evict implements [policy.Policy]: it names entries from the lowest
+// frequency up, least recently used first within one.
+func (p *LFU) Evict(need int64, dst []uint64) []uint64 {
+	for need > 0 {
+		r := p.victim()
+		if r == hashlist.Nil {
+			break
+		}
+		need -= p.a.Cost(r)
+		dst = append(dst, p.a.Hash(r))
+		p.unlink(r)
+		p.a.Delete(r)
+	}
+	return dst
+}
+
+// victim returns the coldest entry other than the newcomer, or the
+// newcomer if it is the only entry left.
+func (p *LFU) victim() hashlist.Ref {
+	for b := p.lowest; b != 0; b = p.buckets[b].higher {
+		for r := p.buckets[b].items.Oldest(); r != hashlist.Nil; r = p.a.Newer(r) {
+			if !p.fresh || p.a.Hash(r) != p.newest {
+				return r
+			}
+		}
+	}
+	if r, ok := p.a.Lookup(p.newest); ok && p.fresh {
+		p.fresh = false
+		return r
+	}
+	return hashlist.Nil
+}
+
+func (p *LFU) insert(h uint64, cost int64) {
+	b := p.lowest
+	if b == 0 || p.buckets[b].freq != 1 {
+		b = p.newBucket(1, 0, p.lowest)
+	}
+	p.buckets[b].items.PushNewest(&p.a, p.a.Add(h, cost, b))
+	p.newest, p.fresh = h, true
+}
+
+// touch counts a use of r: it moves to the bucket of the next frequency.
+func (p *LFU) touch(r hashlist.Ref) {
+	b := p.a.Tag(r)
+	next := p.buckets[b].higher
+	if next == 0 || p.buckets[next].freq != p.buckets[b].freq+1 {
+		next = p.newBucket(p.buckets[b].freq+1, b, next)
+	}
+	p.unlink(r)
+	p.a.SetTag(r, next)
+	p.buckets[next].items.PushNewest(&p.a, r)
+}
+
+// unlink takes r out of its bucket, and drops the bucket if it empties.
+func (p *LFU) unlink(r hashlist.Ref) {
+	b := p.a.Tag(r)
+	p.buckets[b].items.Remove(&p.a, r)
+	if p.buckets[b].items.Len() > 0 {
+		return
+	}
+	lo, hi := p.buckets[b].lower, p.buckets[b].higher
+	if lo != 0 {
+		p.buckets[lo].higher = hi
+	} else {
+		p.lowest = hi
+	}
+	if hi != 0 {
+		p.buckets[hi].lower = lo
+	}
+	p.buckets[b] = bucket{}
+	p.spare = append(p.spare, b)
+}
+
+// newBucket links an empty bucket of frequency freq between lower and
+// higher (0 for none) and returns its index.
+func (p *LFU) newBucket(freq uint64, lower, higher uint32) uint32 {
+	var b uint32
+	if n := len(p.spare); n > 0 {
+		b, p.spare = p.spare[n-1], p.spare[:n-1]
+	} else {
+		b = uint32(len(p.buckets))
+		p.buckets = append(p.buckets, bucket{})
+	}
+	p.buckets[b] = bucket{freq: freq, lower: lower, higher: higher}
+	if lower != 0 {
+		p.buckets[lower].higher = b
+	} else {
+		p.lowest = b
+	}
+	if higher != 0 {
+		p.buckets[higher].lower = b
+	}
+	return b
+}

@@ -1,0 +1,93 @@
+package main
+
+import "github.com/distcache/distcache/sdk/policy/hashlist"
+
+// admitHashdosThreshold is the frequency from which a candidate no more
+// popular than its victim is still admitted with probability 1/128.
+const admitHashdosThreshold = 6
+
+// evictFromWindow moves entries from the window's LRU end to probation's
+// MRU end until the window fits its share, and returns the first one
+// moved: the first candidate for main.
+func (p *WTinyLFU) evictFromWindow() hashlist.Ref {
+	first := hashlist.Nil
+	r := p.lists[window].Oldest()
+	for p.lists[window].Cost() > p.windowMaximum && r != hashlist.Nil {
+		next := p.a.Newer(r)
+		p.move(r, window, probation)
+		if first == hashlist.Nil {
+			first = r
+		}
+		r = next
+	}
+	return first
+}
+
+// evictFromMain frees at least need bytes, as Caffeine's evictFromMain
+// does: candidates (the entries just moved from the window, then the
+// window's own) compete with victims (probation's LRU end up); the loser
+// of each duel is evicted. When one side runs out the other's entries go
+// as they come, and when both do, protected and then the window give
+// victims.
+func (p *WTinyLFU) evictFromMain(candidate hashlist.Ref, need int64, dst []uint64) []uint64 {
+	victimQueue, candidateQueue := uint32(probation), uint32(probation)
+	victim := p.lists[probation].Oldest()
+	for freed := int64(0); freed < need; {
+		if candidate == hashlist.Nil && candidateQueue == probation {
+			candidate, candidateQueue = p.lists[window].Oldest(), window
+		}
+		if candidate == hashlist.Nil && victim == hashlist.Nil {
+			switch victimQueue {
+			case probation:
+				victim, victimQueue = p.lists[protected].Oldest(), protected
+				continue
+			case protected:
+				victim, victimQueue = p.lists[window].Oldest(), window
+				continue
+			}
+			return dst
+		}
+		var loser hashlist.Ref
+		switch {
+		case victim == hashlist.Nil:
+			loser, candidate = candidate, p.a.Newer(candidate)
+		case candidate == hashlist.Nil:
+			loser, victim = victim, p.a.Newer(victim)
+		case candidate == victim:
+			loser, victim, candidate = candidate, p.a.Newer(victim), hashlist.Nil
+		case p.a.Cost(candidate) > p.maximum:
+			loser, candidate = candidate, p.a.Newer(candidate)
+		case p.admit(p.a.Hash(candidate), p.a.Hash(victim)):
+			loser, victim, candidate = victim, p.a.Newer(victim), p.a.Newer(candidate)
+		default:
+			loser, candidate = candidate, p.a.Newer(candidate)
+		}
+		freed += p.a.Cost(loser)
+		dst = append(dst, p.a.Hash(loser))
+		p.lists[p.a.Tag(loser)].Remove(&p.a, loser)
+		p.a.Delete(loser)
+	}
+	return dst
+}
+
+// admit reports whether the candidate should replace the victim: if the
+// sketch says it is used more often, or, when it is warm, by a 1/128
+// chance that defeats hash flooding.
+func (p *WTinyLFU) admit(candidate, victim uint64) bool {
+	victimFreq := p.sketch.frequency(victim)
+	candidateFreq := p.sketch.frequency(candidate)
+	if candidateFreq > victimFreq {
+		return true
+	}
+	if candidateFreq >= admitHashdosThreshold {
+		return p.next()&127 == 0
+	}
+	return false
+}
+
+// move takes r from one segment to the MRU end of another.
+func (p *WTinyLFU) move(r hashlist.Ref, from, to uint32) {
+	p.lists[from].Remove(&p.a, r)
+	p.a.SetTag(r, to)
+	p.lists[to].PushNewest(&p.a, r)
+}

@@ -1,0 +1,76 @@
+//go:build wasip1
+
+package loader
+
+import (
+	"errors"
+	"time"
+	"unsafe"
+)
+
+//go:wasmimport distcache log
+func hostLog(level int32, ptr unsafe.Pointer, n int32)
+
+//go:wasmimport distcache now
+func hostNow() int64
+
+//go:wasmimport distcache sql_query
+func hostSQLQuery(query unsafe.Pointer, queryLen int32, args unsafe.Pointer, argsLen int32) int32
+
+//go:wasmimport distcache http_get
+func hostHTTPGet(url unsafe.Pointer, urlLen int32) int32
+
+//go:wasmimport distcache result
+func hostResult(ptr unsafe.Pointer, n int32) int32
+
+// Log writes msg to the node's log at level, one of slog's: -4 debug,
+// 0 info, 4 warn, 8 error.
+func Log(level int32, msg string) {
+	hostLog(level, unsafe.Pointer(unsafe.StringData(msg)), int32(len(msg)))
+}
+
+// Now returns the node's wall clock (WASI's clock is fake inside a node).
+func Now() time.Time { return time.Unix(0, hostNow()) }
+
+// Query runs a read-only SQL query with args (strings, []byte, numbers,
+// bools and nil) on the node's embedded SQLite database and returns its
+// rows. Numbers come back as json.Number, TEXT and BLOB as string, NULL as
+// nil.
+func Query(sql string, args ...any) ([][]any, error) {
+	a, err := encodeArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	n := hostSQLQuery(unsafe.Pointer(unsafe.StringData(sql)), int32(len(sql)),
+		unsafe.Pointer(unsafe.SliceData(a)), int32(len(a)))
+	if n < 0 {
+		return nil, errors.New("loader: query: " + string(pending(-n)))
+	}
+	return decodeRows(pending(n))
+}
+
+// HTTPGet fetches url with GET and returns the response's status and body
+// (at most 8 MiB). Only URLs under the loader's http_allow prefixes are
+// allowed; any other, or a failed request, is an error.
+func HTTPGet(url string) (status int, body []byte, err error) {
+	s := hostHTTPGet(unsafe.Pointer(unsafe.StringData(url)), int32(len(url)))
+	if s < 0 {
+		return 0, nil, errors.New("loader: http_get: " + string(pending(-s)))
+	}
+	return int(s), pendingUnsized(), nil
+}
+
+// pending copies the host's pending result of n bytes.
+func pending(n int32) []byte {
+	b := make([]byte, n)
+	if n > 0 {
+		b = b[:hostResult(unsafe.Pointer(unsafe.SliceData(b)), n)]
+	}
+	return b
+}
+
+// pendingUnsized copies a pending result whose length the host did not
+// say (an HTTP body): result with a zero length returns the whole length.
+func pendingUnsized() []byte {
+	return pending(hostResult(nil, 0))
+}
