@@ -1,7 +1,7 @@
 // Package plugin is the WebAssembly host of a distcache node: it runs
 // eviction policies and loaders as wazero modules.
 //
-// A plugin's life, in order (see plugins/ABI.md for the contract):
+// A plugin's life, in order (see plugins/README.md for the contract):
 //
 //  1. Compile: the module's bytes are compiled once, off the hot path, and
 //     cached on disk so a restart does not compile again ([Runtime.Compile]).
