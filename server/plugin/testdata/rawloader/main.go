@@ -1,15 +1,22 @@
 // Command rawloader is a loader written against the raw ABI. Keys:
 // "hog" allocates far past any memory cap; "spin" never returns;
 // "boom" panics; "missing" is not found; "fail" is an error; any other
-// key "sql:Q" runs query Q with sql_query and returns its JSON rows (or
+// key "http:U" fetches URL U with http_get and returns "STATUS BODY" (or
+// the error as status 2); "fs" and "env" try to read a file and the
+// environment, which the sandbox must deny; key "sql:Q" runs query Q with sql_query and returns its JSON rows (or
 // its error as status 2); any other key k loads "raw:"+k with a ttl of 5
 // minutes.
 package main
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"unsafe"
 )
+
+//go:wasmimport distcache http_get
+func httpGet(up, un uint32) int32
 
 //go:wasmimport distcache sql_query
 func sqlQuery(qp, qn, ap, an uint32) int32
@@ -64,6 +71,23 @@ func load(gp, gl, kp, kl, sp, sl int32) int32 {
 		setError(ptr(msg), uint32(len(msg)))
 		return 2
 	}
+	switch key {
+	case "fs":
+		_, err := os.ReadFile("/etc/hostname")
+		return reply(fmt.Sprintf("fs: %v", err))
+	case "env":
+		return reply(fmt.Sprintf("env: %q %d", os.Getenv("HOME"), len(os.Environ())))
+	}
+	if u, ok := strings.CutPrefix(key, "http:"); ok {
+		ub := []byte(u)
+		status := httpGet(ptr(ub), uint32(len(ub)))
+		body := pendingResult()
+		if status < 0 {
+			setError(ptr(body), uint32(len(body)))
+			return 2
+		}
+		return reply(fmt.Sprintf("%d %s", status, body))
+	}
 	if q, ok := strings.CutPrefix(key, "sql:"); ok {
 		return runSQL(q)
 	}
@@ -90,4 +114,18 @@ func runSQL(q string) int32 {
 	}
 	setValue(ptr(out), uint32(len(out)))
 	return 0
+}
+
+func reply(s string) int32 {
+	v := []byte(s)
+	setValue(ptr(v), uint32(len(v)))
+	return 0
+}
+
+// pendingResult copies the whole pending result: result(ptr, 0) gives its
+// length.
+func pendingResult() []byte {
+	n := result(0, 0)
+	out := make([]byte, n+1)
+	return out[:result(ptr(out), n)]
 }
