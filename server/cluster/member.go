@@ -1,0 +1,17 @@
+// Package cluster turns single nodes into a cluster that shares one
+// keyspace: the consistent-hash ring, membership (alone, a static list, or
+// etcd leases), and the peer client.
+package cluster
+
+import "time"
+
+// Member is one node of the cluster.
+type Member struct {
+	// ID is the node's stable identity (--node-id); the ring hashes it.
+	ID string `json:"id"`
+	// Addr is the address other nodes reach it at (--advertise), as
+	// host:port.
+	Addr string `json:"addr"`
+	// Since is when the member joined (as it registered itself).
+	Since time.Time `json:"since"`
+}
