@@ -14,47 +14,97 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/distcache/distcache/sdk/loader"
 )
 
-var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+func init() { loader.Register(&sqlkv{}) }
 
-func init() { loader.Register(loader.LoaderFunc(load)) }
+// sqlkv is the loader: its query and TTL, built once per settings by
+// Configure (the SDK calls it again only when the settings change), so a
+// load is one query.
+type sqlkv struct {
+	query string
+	ttl   time.Duration
+}
 
-func setting(req loader.Request, name, def string) string {
-	if v, ok := req.Settings[name]; ok && v != "" {
+var (
+	_ loader.Loader     = (*sqlkv)(nil)
+	_ loader.Configurer = (*sqlkv)(nil)
+)
+
+// Configure implements [loader.Configurer]: it checks the identifiers and
+// the ttl, and builds the query.
+func (l *sqlkv) Configure(settings map[string]string) error {
+	table, key, value := setting(settings, "table", "kv"), setting(settings, "key_column", "k"), setting(settings, "value_column", "v")
+	for _, id := range []string{table, key, value} {
+		if !plainIdent(id) {
+			return fmt.Errorf("setting %q is not a plain SQL identifier", id)
+		}
+	}
+	var ttl time.Duration
+	if s := setting(settings, "ttl", ""); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("setting ttl: %w", err)
+		}
+		ttl = d
+	}
+	l.query = `SELECT "` + value + `" FROM "` + table + `" WHERE "` + key + `" = ?`
+	l.ttl = ttl
+	return nil
+}
+
+// Load implements [loader.Loader].
+func (l *sqlkv) Load(req loader.Request) (loader.Response, error) {
+	if l.query == "" {
+		return loader.Response{}, errors.New("sqlkv: not configured")
+	}
+	rows, err := loader.Query(l.query, req.Key)
+	if err != nil {
+		return loader.Response{}, err
+	}
+	if len(rows) == 0 || len(rows[0]) == 0 || rows[0][0] == nil {
+		return loader.Response{}, loader.ErrNotFound
+	}
+	return loader.Response{Value: valueBytes(rows[0][0]), TTL: l.ttl}, nil
+}
+
+// valueBytes returns a column value as bytes: TEXT and BLOB as they are,
+// a number as its decimal text.
+func valueBytes(v any) []byte {
+	switch v := v.(type) {
+	case string:
+		return []byte(v)
+	case json.Number:
+		return []byte(v)
+	}
+	return fmt.Append(nil, v)
+}
+
+func setting(settings map[string]string, name, def string) string {
+	if v, ok := settings[name]; ok && v != "" {
 		return v
 	}
 	return def
 }
 
-func load(req loader.Request) (loader.Response, error) {
-	table, key, value := setting(req, "table", "kv"), setting(req, "key_column", "k"), setting(req, "value_column", "v")
-	for _, id := range []string{table, key, value} {
-		if !ident.MatchString(id) {
-			return loader.Response{}, fmt.Errorf("setting %q is not a plain SQL identifier", id)
+// plainIdent reports whether s matches ^[A-Za-z_][A-Za-z0-9_]{0,62}$.
+func plainIdent(s string) bool {
+	if len(s) == 0 || len(s) > 63 || '0' <= s[0] && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20 // lower-cases letters; '_' (0x5f) becomes 0x7f
+		if !('a' <= c && c <= 'z' || '0' <= s[i] && s[i] <= '9' || s[i] == '_') {
+			return false
 		}
 	}
-	var ttl time.Duration
-	if s := setting(req, "ttl", ""); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return loader.Response{}, fmt.Errorf("setting ttl: %w", err)
-		}
-		ttl = d
-	}
-	rows, err := loader.Query(fmt.Sprintf(`SELECT "%s" FROM "%s" WHERE "%s" = ?`, value, table, key), req.Key)
-	if err != nil {
-		return loader.Response{}, err
-	}
-	if len(rows) == 0 || rows[0][0] == nil {
-		return loader.Response{}, loader.ErrNotFound
-	}
-	return loader.Response{Value: fmt.Append(nil, rows[0][0]), TTL: ttl}, nil
+	return true
 }
 
 func main() {}

@@ -1,6 +1,6 @@
 // Package loader is the Go guest SDK for distcache loaders: functions that
 // fetch a key's value on a cache miss, run "serverless-style" as
-// WebAssembly modules in the node (plugin ABI v1, plugins/ABI.md).
+// WebAssembly modules in the node (plugin ABI v1, plugins/README.md).
 //
 // # Writing a loader
 //

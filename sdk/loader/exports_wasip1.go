@@ -31,7 +31,7 @@ func exportLoaderAlloc(size int32) int32 {
 func exportLoaderLoad(groupPtr, groupLen, keyPtr, keyLen, settingsPtr, settingsLen int32) int32 {
 	group := string(argBytes(groupPtr, groupLen))
 	key := string(argBytes(keyPtr, keyLen))
-	return serve(registered, group, key, argBytes(settingsPtr, settingsLen), hostReply{})
+	return registered.serve(group, key, argBytes(settingsPtr, settingsLen), hostReply{})
 }
 
 // addr returns the guest address of b's first byte.

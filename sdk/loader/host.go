@@ -18,6 +18,9 @@ func encodeArgs(args []any) ([]byte, error) {
 	if len(args) == 0 {
 		return nil, nil
 	}
+	if b, ok := appendArgsFast(nil, args); ok {
+		return b, nil
+	}
 	vals := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
@@ -42,6 +45,9 @@ func encodeArgs(args []any) ([]byte, error) {
 // array of values. Numbers decode as json.Number, so that INTEGER values
 // beyond 2^53 keep every digit; TEXT and BLOB as string; NULL as nil.
 func decodeRows(b []byte) ([][]any, error) {
+	if rows, ok := decodeRowsFast(b); ok {
+		return rows, nil
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var rows [][]any

@@ -6,7 +6,8 @@ import (
 )
 
 // Request is one load: the group, the key, and the loader's `settings:`
-// from the groups file (nil if it has none). The loader owns it.
+// from the groups file (nil if it has none). Settings is decoded once and
+// shared by every call with the same settings: read it, do not modify it.
 type Request struct {
 	Group, Key string
 	Settings   map[string]string
@@ -39,11 +40,22 @@ type LoaderFunc func(Request) (Response, error)
 // Load calls f(req).
 func (f LoaderFunc) Load(req Request) (Response, error) { return f(req) }
 
-// registered is the module's loader. It is the one package variable the
-// export glue needs: the host calls distcache_loader_load with no other
-// way to reach the plugin's code.
-var registered Loader
+// Configurer is implemented by a [Loader] that prepares for its settings
+// once rather than on every call (to check them and build a query, say).
+// The SDK calls Configure before the first Load, and again whenever a
+// call's settings differ from the previous call's. If it returns an error
+// (or panics), every load with those settings fails with that error
+// without calling Load. settings is nil if there are none, and is the
+// map later requests carry: do not modify it.
+type Configurer interface {
+	Configure(settings map[string]string) error
+}
+
+// registered is the module's loader and what it kept from earlier calls.
+// It is the one package variable the export glue needs: the host calls
+// distcache_loader_load with no other way to reach the plugin's code.
+var registered instance
 
 // Register makes l the module's loader. Call it from an init func of
 // package main. A later call replaces an earlier one; nil unregisters.
-func Register(l Loader) { registered = l }
+func Register(l Loader) { registered = instance{l: l} }

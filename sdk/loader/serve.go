@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,22 +26,33 @@ type reply interface {
 	setError(msg string)
 }
 
-// serve runs one load on l: it decodes the settings (JSON of string
-// values; empty means none), calls l, and reports the outcome to out,
-// returning the ABI status.
-func serve(l Loader, group, key string, settings []byte, out reply) int32 {
-	if l == nil {
+// instance is a registered loader and the settings of its last call,
+// decoded (and passed to Configure) once for as long as they stay the
+// same: decoding JSON costs tens of microseconds in WebAssembly.
+type instance struct {
+	l        Loader
+	raw      []byte            // the last call's settings JSON
+	settings map[string]string // raw, decoded
+	err      error             // decoding or configuring raw failed
+	ready    bool              // raw, settings and err are set
+}
+
+// serve runs one load: it decodes the settings (JSON of string values;
+// empty means none) unless they are the last call's, calls the loader,
+// and reports the outcome to out, returning the ABI status.
+func (in *instance) serve(group, key string, settings []byte, out reply) int32 {
+	if in.l == nil {
 		out.setError("loader: no loader registered (call loader.Register from an init func)")
 		return statusError
 	}
-	req := Request{Group: group, Key: key}
-	if len(settings) > 0 {
-		if err := json.Unmarshal(settings, &req.Settings); err != nil {
-			out.setError("loader: settings: " + err.Error())
-			return statusError
-		}
+	if !in.ready || !bytes.Equal(settings, in.raw) {
+		in.configure(settings)
 	}
-	res, err := call(l, req)
+	if in.err != nil {
+		out.setError(in.err.Error())
+		return statusError
+	}
+	res, err := call(in.l, Request{Group: group, Key: key, Settings: in.settings})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return statusNotFound
@@ -56,6 +68,32 @@ func serve(l Loader, group, key string, settings []byte, out reply) int32 {
 		out.setTTL(int64((res.TTL + time.Millisecond - 1) / time.Millisecond))
 	}
 	return statusFound
+}
+
+// configure decodes settings and, if the loader is a [Configurer],
+// configures it with them, keeping the outcome for later calls.
+func (in *instance) configure(settings []byte) {
+	in.raw = append(in.raw[:0], settings...)
+	in.settings, in.err, in.ready = nil, nil, true
+	if len(settings) > 0 {
+		if err := json.Unmarshal(settings, &in.settings); err != nil {
+			in.settings, in.err = nil, fmt.Errorf("loader: settings: %w", err)
+			return
+		}
+	}
+	if c, ok := in.l.(Configurer); ok {
+		in.err = configureSafely(c, in.settings)
+	}
+}
+
+// configureSafely runs c.Configure, turning a panic into an error.
+func configureSafely(c Configurer, settings map[string]string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("loader: panic in Configure: %v", r)
+		}
+	}()
+	return c.Configure(settings)
 }
 
 // call runs l.Load, turning a panic into an error.

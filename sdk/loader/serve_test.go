@@ -58,7 +58,7 @@ func TestServe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got recorded
-			status := serve(tc.l, "g", "k", []byte(tc.settings), &got)
+			status := (&instance{l: tc.l}).serve("g", "k", []byte(tc.settings), &got)
 			if status != tc.wantStatus {
 				t.Errorf("status %d, want %d (error %q)", status, tc.wantStatus, got.errMsg)
 			}
@@ -76,7 +76,7 @@ func TestServe(t *testing.T) {
 func TestServeSettings(t *testing.T) {
 	var seen map[string]string
 	l := LoaderFunc(func(req Request) (Response, error) { seen = req.Settings; return Response{}, nil })
-	serve(l, "g", "k", []byte(`{"a":"1","b":"two"}`), &recorded{})
+	(&instance{l: l}).serve("g", "k", []byte(`{"a":"1","b":"two"}`), &recorded{})
 	if want := map[string]string{"a": "1", "b": "two"}; !maps.Equal(seen, want) {
 		t.Errorf("settings %v, want %v", seen, want)
 	}
@@ -86,7 +86,7 @@ func TestRegister(t *testing.T) {
 	t.Cleanup(func() { Register(nil) })
 	l := LoaderFunc(func(Request) (Response, error) { return Response{}, ErrNotFound })
 	Register(l)
-	if serve(registered, "g", "k", nil, &recorded{}) != statusNotFound {
+	if registered.serve("g", "k", nil, &recorded{}) != statusNotFound {
 		t.Error("the registered loader did not serve")
 	}
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/binary"
+	"slices"
 	"strconv"
 )
 
@@ -104,17 +105,41 @@ func (s *session) dropOverflow(events []Event) {
 
 // decodeEvents appends the events encoded in b to dst, per the ABI: u64
 // hash, u32 cost, u8 op, 3 zero bytes, little-endian. An unknown op panics.
+//
+// It decodes four events per iteration and checks their ops together:
+// in WebAssembly run with interruption enabled, each loop iteration and
+// taken branch costs a check that leaves the guest, so this saves three
+// of every four.
 func decodeEvents(dst []Event, b []byte) []Event {
-	for ; len(b) >= eventSize; b = b[eventSize:] {
-		op := Op(b[12])
-		if op < OpAccess || op > OpRemove {
-			panic("distcache_policy_update: unknown event op " + strconv.Itoa(int(op)))
-		}
-		dst = append(dst, Event{
-			Op:   op,
-			Hash: binary.LittleEndian.Uint64(b),
-			Cost: int64(binary.LittleEndian.Uint32(b[8:])),
-		})
+	n := len(b) / eventSize
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
+	var bad uint8 // nonzero if an op is outside [OpAccess, OpRemove]
+	i := 0
+	for ; i+4 <= len(out); i += 4 {
+		// Written out: a helper would cost more than the inliner allows.
+		e := b[i*eventSize : (i+4)*eventSize]
+		o := out[i : i+4]
+		o[0] = Event{Op: Op(e[12]), Hash: le.Uint64(e[0:]), Cost: int64(le.Uint32(e[8:]))}
+		o[1] = Event{Op: Op(e[28]), Hash: le.Uint64(e[16:]), Cost: int64(le.Uint32(e[24:]))}
+		o[2] = Event{Op: Op(e[44]), Hash: le.Uint64(e[32:]), Cost: int64(le.Uint32(e[40:]))}
+		o[3] = Event{Op: Op(e[60]), Hash: le.Uint64(e[48:]), Cost: int64(le.Uint32(e[56:]))}
+		bad |= (e[12]-1)&^3 | (e[28]-1)&^3 | (e[44]-1)&^3 | (e[60]-1)&^3
 	}
-	return dst
+	for ; i < len(out); i++ {
+		e := b[i*eventSize : (i+1)*eventSize]
+		out[i] = Event{Op: Op(e[12]), Hash: le.Uint64(e[0:]), Cost: int64(le.Uint32(e[8:]))}
+		bad |= (e[12] - 1) &^ 3
+	}
+	if bad != 0 {
+		for _, ev := range out {
+			if ev.Op < OpAccess || ev.Op > OpRemove {
+				panic("distcache_policy_update: unknown event op " + strconv.Itoa(int(ev.Op)))
+			}
+		}
+	}
+	return dst[:len(dst)+n]
 }
+
+// le is the ABI's byte order.
+var le = binary.LittleEndian

@@ -1,6 +1,6 @@
 // Package policy is the Go guest SDK for distcache eviction policies: write
 // a [Policy], register it, and build the package to WebAssembly. The module
-// then speaks the plugin ABI v1 (plugins/ABI.md) and a node runs it for
+// then speaks the plugin ABI v1 (plugins/README.md) and a node runs it for
 // every group whose `policy:` names it.
 //
 // # Writing a policy

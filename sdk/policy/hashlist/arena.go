@@ -8,6 +8,12 @@
 // Arena and several [List] values (say LRU and MRU ends of a segment, or
 // ghost lists), and uses a node's tag to remember which list holds it.
 //
+// The hot methods ([Arena.Lookup], the accessors and the [List] methods)
+// are small enough for the compiler to inline, and branch little: in
+// WebAssembly run with interruption enabled (as distcache runs it), every
+// call and every taken branch costs a check that leaves the guest, so a Go
+// map or a chain of small calls per event is what makes a policy slow.
+//
 // Nothing here is safe for concurrent use; a policy is never called
 // concurrently.
 package hashlist
@@ -30,40 +36,47 @@ type node struct {
 }
 
 // Arena holds nodes for any number of [List] values, and an index from
-// hash to node. The zero value is an empty Arena ready to use.
+// hash to node (see index.go). The zero value is an empty Arena ready to
+// use.
 type Arena struct {
 	nodes []node // nodes[0] is never used, so that Nil is the zero Ref
-	index map[uint64]Ref
-	free  Ref // a chain of deleted nodes, linked by older
+	index
+	free Ref // a chain of deleted nodes, linked by older
 }
 
 // NewArena returns an empty Arena with room for about n nodes before it
 // grows.
 func NewArena(n int) *Arena {
-	a := &Arena{}
-	a.reset(n)
+	a := &Arena{nodes: make([]node, 1, n+1)}
+	a.index.init(n)
 	return a
 }
 
-func (a *Arena) reset(n int) {
-	a.nodes = make([]node, 1, n+1)
-	a.index = make(map[uint64]Ref, n)
-}
-
 // Len returns the number of nodes in the Arena, linked or not.
-func (a *Arena) Len() int { return len(a.index) }
+func (a *Arena) Len() int { return a.n }
 
 // Lookup returns the node of hash h.
 func (a *Arena) Lookup(h uint64) (Ref, bool) {
-	r, ok := a.index[h]
-	return r, ok
+	// This is the index's probe, written here to be inlined: see index.go.
+	// A zero Arena has no slots and a shift of 0: the loop does not run.
+	m := mix(h)
+	for i := m >> a.shift; i < uint64(len(a.slots)); i = (i + 1) & a.mask {
+		s := a.slots[i]
+		if s>>32 == m>>32 && a.nodes[uint32(s)].hash == h {
+			return Ref(uint32(s)), true
+		}
+		if s == 0 {
+			break
+		}
+	}
+	return Nil, false
 }
 
 // Add makes a node for hash h, which must not have one yet, with the given
 // cost and tag. The node is in no list until it is pushed onto one.
 func (a *Arena) Add(h uint64, cost int64, tag uint32) Ref {
-	if a.index == nil {
-		a.reset(0)
+	if len(a.nodes) == 0 {
+		a.nodes = make([]node, 1, 8)
 	}
 	r := a.free
 	if r != Nil {
@@ -73,14 +86,14 @@ func (a *Arena) Add(h uint64, cost int64, tag uint32) Ref {
 		r = Ref(len(a.nodes))
 		a.nodes = append(a.nodes, node{hash: h, cost: cost, tag: tag})
 	}
-	a.index[h] = r
+	a.insert(h, r)
 	return r
 }
 
 // Delete forgets node r, which must be in no list. Its Ref may be reused
 // by the next [Arena.Add].
 func (a *Arena) Delete(r Ref) {
-	delete(a.index, a.nodes[r].hash)
+	a.remove(a.nodes[r].hash, r)
 	a.nodes[r] = node{older: a.free}
 	a.free = r
 }

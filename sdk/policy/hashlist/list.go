@@ -4,6 +4,10 @@ package hashlist
 // oldest, that keeps its length and the sum of its nodes' costs. The zero
 // value is an empty List. Every method takes the Arena that holds the
 // nodes; a node is in at most one List at a time.
+//
+// The methods branch as little as they can (see the package doc): a link
+// to [Nil] is written to the Arena's unused node 0 instead of being tested
+// for, and the ends are chosen with conditional moves.
 type List struct {
 	newest, oldest Ref
 	n              int
@@ -25,13 +29,14 @@ func (l *List) Oldest() Ref { return l.oldest }
 // PushNewest links r, which must be in no list, at l's newest end.
 func (l *List) PushNewest(a *Arena, r Ref) {
 	n := &a.nodes[r]
-	n.newer, n.older = Nil, l.newest
-	if l.newest != Nil {
-		a.nodes[l.newest].newer = r
-	} else {
-		l.oldest = r
+	prev := l.newest
+	n.newer, n.older = Nil, prev
+	a.nodes[prev].newer = r // node 0 if l is empty
+	oldest := l.oldest
+	if prev == Nil {
+		oldest = r
 	}
-	l.newest = r
+	l.newest, l.oldest = r, oldest
 	l.n++
 	l.cost += n.cost
 }
@@ -39,13 +44,14 @@ func (l *List) PushNewest(a *Arena, r Ref) {
 // PushOldest links r, which must be in no list, at l's oldest end.
 func (l *List) PushOldest(a *Arena, r Ref) {
 	n := &a.nodes[r]
-	n.newer, n.older = l.oldest, Nil
-	if l.oldest != Nil {
-		a.nodes[l.oldest].older = r
-	} else {
-		l.newest = r
+	prev := l.oldest
+	n.newer, n.older = prev, Nil
+	a.nodes[prev].older = r // node 0 if l is empty
+	newest := l.newest
+	if prev == Nil {
+		newest = r
 	}
-	l.oldest = r
+	l.newest, l.oldest = newest, r
 	l.n++
 	l.cost += n.cost
 }
@@ -53,16 +59,17 @@ func (l *List) PushOldest(a *Arena, r Ref) {
 // Remove unlinks r, which must be in l. The node stays in the Arena.
 func (l *List) Remove(a *Arena, r Ref) {
 	n := &a.nodes[r]
-	if n.newer != Nil {
-		a.nodes[n.newer].older = n.older
-	} else {
-		l.newest = n.older
+	newer, older := n.newer, n.older
+	a.nodes[newer].older = older // node 0 if r is the newest
+	a.nodes[older].newer = newer // node 0 if r is the oldest
+	newest, oldest := l.newest, l.oldest
+	if newer == Nil {
+		newest = older
 	}
-	if n.older != Nil {
-		a.nodes[n.older].newer = n.newer
-	} else {
-		l.oldest = n.newer
+	if older == Nil {
+		oldest = newer
 	}
+	l.newest, l.oldest = newest, oldest
 	n.newer, n.older = Nil, Nil
 	l.n--
 	l.cost -= n.cost
@@ -70,15 +77,27 @@ func (l *List) Remove(a *Arena, r Ref) {
 
 // MoveToNewest moves r, which must be in l, to l's newest end.
 func (l *List) MoveToNewest(a *Arena, r Ref) {
-	if l.newest == r {
+	newest := l.newest
+	if newest == r {
 		return
 	}
-	l.Remove(a, r)
-	l.PushNewest(a, r)
+	// r is not the newest, so it has a newer node, and l's newest stays.
+	n := &a.nodes[r]
+	newer, older := n.newer, n.older
+	a.nodes[newer].older = older
+	a.nodes[older].newer = newer // node 0 if r is the oldest
+	oldest := l.oldest
+	if older == Nil {
+		oldest = newer
+	}
+	n.newer, n.older = Nil, newest
+	a.nodes[newest].newer = r
+	l.newest, l.oldest = r, oldest
 }
 
 // SetCost changes the cost of r, which must be in l, and l's total with it.
 func (l *List) SetCost(a *Arena, r Ref, cost int64) {
-	l.cost += cost - a.nodes[r].cost
-	a.nodes[r].cost = cost
+	n := &a.nodes[r]
+	l.cost += cost - n.cost
+	n.cost = cost
 }
