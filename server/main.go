@@ -44,6 +44,11 @@ type flags struct {
 	traceStdout               bool
 	logFormat, logLevel       string
 	shutdownGrace             time.Duration
+
+	nodeID, advertise, etcd, peers string
+	leaseTTL                       time.Duration
+	replicas                       int
+	tlsCert, tlsKey, tlsCA         string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*flags, error) {
@@ -63,6 +68,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	fs.StringVar(&f.nodeID, "node-id", "", "this node's stable ID in the cluster; empty means the --advertise address")
+	fs.StringVar(&f.advertise, "advertise", "", "host:port other nodes reach this node at; empty means --addr, with this machine's hostname if --addr has no host")
+	fs.StringVar(&f.etcd, "etcd", "", "comma-separated etcd endpoints (host:port); join the cluster registered there")
+	fs.StringVar(&f.peers, "peers", "", "comma-separated static cluster members, each host:port or id=host:port (when --etcd is not set)")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", 3*time.Second, "etcd lease time to live: how soon a crashed node is dropped")
+	fs.IntVar(&f.replicas, "replicas", 0, "virtual nodes per member on the ring; 0 means the default (160)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and call peers over HTTPS")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key (PEM) for --tls-cert")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "CA bundle (PEM) to check peers' certificates against; empty means the system's")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -71,6 +85,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return nil, err
+	}
+	if f.leaseTTL < time.Second {
+		return nil, fmt.Errorf("--lease-ttl %v must be at least 1s", f.leaseTTL)
+	}
+	if f.advertise == "" {
+		f.advertise = defaultAdvertise(f.addr)
 	}
 	if f.pluginMemoryMiB < 1 || f.pluginMemoryMiB > 4096 {
 		return nil, fmt.Errorf("--plugin-memory-mib %d must be between 1 and 4096", f.pluginMemoryMiB)
@@ -146,6 +166,17 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 	if f.corsOrigins != "" {
 		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")
 	}
+	cfg.Cluster = node.ClusterConfig{
+		NodeID:    f.nodeID,
+		Advertise: f.advertise,
+		Etcd:      splitList(f.etcd),
+		Peers:     splitList(f.peers),
+		LeaseTTL:  f.leaseTTL,
+		Replicas:  f.replicas,
+		TLSCert:   f.tlsCert,
+		TLSKey:    f.tlsKey,
+		TLSCA:     f.tlsCA,
+	}
 	if f.traceStdout {
 		cfg.TraceWriter = stdout
 	}
@@ -169,4 +200,30 @@ func defaultPluginCache() string {
 		return ""
 	}
 	return filepath.Join(dir, "distcache", "wazero")
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// defaultAdvertise is --addr, with this machine's hostname when --addr
+// names no host (":8080", "0.0.0.0:8080").
+func defaultAdvertise(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -24,6 +24,10 @@ func TestFlagsAndEnvironment(t *testing.T) {
 				return f.addr == "127.0.0.1:9" && f.maxValueBytes == 2048 && f.adminToken == "t" && f.shutdownGrace == 3*time.Second
 			}},
 		{"flag wins over env", []string{"--addr", ":1"}, map[string]string{"DISTCACHE_ADDR": ":2"}, func(f *flags) bool { return f.addr == ":1" }},
+		{"cluster from env", []string{"--addr", "127.0.0.1:9001"}, map[string]string{"DISTCACHE_ETCD": "127.0.0.1:2379", "DISTCACHE_NODE_ID": "n1", "DISTCACHE_LEASE_TTL": "5s"},
+			func(f *flags) bool {
+				return f.etcd == "127.0.0.1:2379" && f.nodeID == "n1" && f.leaseTTL == 5*time.Second && f.advertise == "127.0.0.1:9001"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := parseFlags(tc.args, env(tc.env), &bytes.Buffer{})
@@ -48,6 +52,7 @@ func TestBadFlags(t *testing.T) {
 		{"stray argument", []string{"extra"}, nil, "extra"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "--log-format"},
+		{"lease ttl too short", []string{"--lease-ttl", "100ms"}, nil, "--lease-ttl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer

@@ -1,6 +1,10 @@
 package main
 
-import "github.com/distcache/distcache/sdk/policy/hashlist"
+import (
+	"math"
+
+	"github.com/distcache/distcache/sdk/policy/hashlist"
+)
 
 const (
 	// restartThreshold is the change of hit rate that restarts the climb
@@ -32,7 +36,9 @@ func (c *climber) restart(maximum int64) {
 // climb adapts the window to the last sample, and demotes protected's
 // excess to probation.
 func (p *WTinyLFU) climb() {
-	p.determineAdjustment()
+	if !zzClimbOff {
+		p.determineAdjustment()
+	}
 	p.demoteFromProtected()
 	switch {
 	case p.climber.adjustment > 0:
@@ -49,7 +55,7 @@ func (p *WTinyLFU) determineAdjustment() {
 		return
 	}
 	requests := c.hits + c.misses
-	if requests < p.sketch.sampleSize {
+	if requests < max(p.sketch.sampleSize, zzMinSample) {
 		return
 	}
 	if p.size() < p.maximum>>1 {
@@ -60,7 +66,8 @@ func (p *WTinyLFU) determineAdjustment() {
 	hitRate := float64(c.hits) / float64(requests)
 	change := hitRate - c.prevHitRate
 	amount := c.stepSize
-	if change < 0 {
+	noise := zzTol * math.Sqrt(2*hitRate*(1-hitRate)/float64(requests))
+	if change < noise {
 		amount = -c.stepSize
 	}
 	if change >= restartThreshold || change <= -restartThreshold {

@@ -26,13 +26,13 @@ func (s *sketch) ready() bool { return s.table != nil }
 // starting it over if it grows.
 func (s *sketch) ensureCapacity(entries uint64) {
 	entries = max(entries, 8)
-	n := uint64(1) << bits.Len64(entries-1)
+	n := uint64(1) << bits.Len64(entries*zzSketchScale-1)
 	if uint64(len(s.table)) >= n {
 		return
 	}
 	s.table = make([]uint64, n)
 	s.blockMask = n>>3 - 1
-	s.sampleSize = 10 * entries
+	s.sampleSize = uint64(zzSampleScale * float64(entries))
 	s.size = 0
 }
 
@@ -108,3 +108,9 @@ func rehash(h uint64) uint64 {
 	h ^= h >> 14
 	return h
 }
+
+var zzSketchScale uint64 = 1
+var zzSampleScale = 10.0
+var zzClimbOff = false
+var zzTol = 0.0
+var zzMinSample uint64 = 0

@@ -57,6 +57,9 @@ type Config struct {
 	Metrics http.Handler
 	// Plugins, when set, backs ListPlugins and SetGroupPolicy.
 	Plugins Plugins
+	// Cluster is the node's view of the cluster (required for the
+	// ClusterService and PeerService; nil serves a node alone).
+	Cluster Cluster
 	// Health is the node's health service (default: all serving).
 	Health *Health
 	// Now is the clock for remaining ttls (default [time.Now]).
@@ -102,13 +105,19 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(distcachev1connect.NewCacheServiceHandler(
-		&cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}, opts...))
+	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
+	mux.Handle(distcachev1connect.NewCacheServiceHandler(cs, opts...))
+	// Node-to-node calls; not listed by reflection, which is for clients.
+	mux.Handle(distcachev1connect.NewPeerServiceHandler(&peerService{cs: cs}, opts...))
+	if cfg.Cluster != nil {
+		mux.Handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
+	}
 	mux.Handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups, plugins: cfg.Plugins}, opts...))
 	mux.Handle(cfg.Health.handler(connect.WithInterceptors(otel)))
 	reflector := grpcreflect.NewStaticReflector(
 		distcachev1connect.CacheServiceName,
 		distcachev1connect.AdminServiceName,
+		distcachev1connect.ClusterServiceName,
 		healthServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

@@ -46,7 +46,9 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, h, 30*time.Second, health.Shutdown) }()
+	go func() {
+		served <- Serve(ctx, ln, h, ServeOptions{Grace: 30 * time.Second, OnShutdown: health.Shutdown})
+	}()
 
 	client := distcachev1connect.NewCacheServiceClient(http.DefaultClient, "http://"+ln.Addr().String())
 	got := make(chan error, 1)

@@ -45,6 +45,10 @@ type Config struct {
 	Writer Writer
 	// Policy picks victims; nil means [NewLRU].
 	Policy Policy
+	// Peers finds the owners of keys on other nodes; nil means [NoPeers]
+	// (this node owns every key). With peers, 1/[DefaultHotShare] of the
+	// capacity holds hot copies of other nodes' keys.
+	Peers Peers
 }
 
 // Source says where [Group.Get] found a value.
@@ -72,6 +76,8 @@ type Value struct {
 // It is safe for concurrent use. Close stops its background work.
 type Group struct {
 	cfg    Config
+	total  int64     // the configured capacity; cfg.Capacity is the main store's share
+	hot    *hotCache // nil without peers
 	now    func() time.Time
 	tracer trace.Tracer
 	store  *store
@@ -86,6 +92,7 @@ type Group struct {
 	cursor  int // where the fallback eviction looks next
 
 	misses, negHits, loads, loadErrors atomic.Int64
+	hotHits, peerFetches, peerErrors   atomic.Int64
 	evictions, expirations, fallbacks  atomic.Int64
 
 	stop chan struct{}
@@ -112,9 +119,19 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 	if cfg.Policy == nil {
 		cfg.Policy = NewLRU()
 	}
+	total := cfg.Capacity
+	var hot *hotCache
+	if cfg.Peers == nil {
+		cfg.Peers = NoPeers
+	} else if cfg.Peers != NoPeers {
+		hot = newHotCache(cfg.Capacity / DefaultHotShare)
+		cfg.Capacity -= hot.capacity
+	}
 	o := newOptions(opts)
 	g := &Group{
 		cfg:    cfg,
+		total:  total,
+		hot:    hot,
 		now:    o.now,
 		tracer: o.tracer.Tracer("github.com/distcache/distcache/server/cache"),
 		store:  newStore(),
@@ -147,10 +164,21 @@ func (g *Group) Close() error {
 	return g.met.close()
 }
 
-// Get returns key's value, loading it on a miss. A key the source does not
-// have returns an error wrapping [ErrNotFound]; a failed load returns a
-// [*LoadError].
+// Get returns key's value. On a miss it asks the key's owner, or, when this
+// node owns the key (or the owner cannot be reached), loads it from the
+// group's source. A key the source does not have returns an error wrapping
+// [ErrNotFound]; a failed load returns a [*LoadError].
 func (g *Group) Get(ctx context.Context, key string) (Value, error) {
+	return g.get(ctx, key, false)
+}
+
+// GetLocal answers as the key's owner: from the store, or by loading from
+// the group's source; it never asks a peer. The peer service calls it.
+func (g *Group) GetLocal(ctx context.Context, key string) (Value, error) {
+	return g.get(ctx, key, true)
+}
+
+func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error) {
 	var span trace.Span
 	if trace.SpanFromContext(ctx).IsRecording() {
 		ctx, span = g.tracer.Start(ctx, "cache.Get", trace.WithAttributes(
@@ -168,8 +196,15 @@ func (g *Group) Get(ctx context.Context, key string) (Value, error) {
 		setSource(span, SourceLocal)
 		return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceLocal}, nil
 	}
+	if !asOwner && g.hot != nil {
+		if e := g.hot.get(key, g.now().UnixNano()); e != nil {
+			g.hotHits.Add(1)
+			setSource(span, SourceHot)
+			return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceHot}, nil
+		}
+	}
 	g.misses.Add(1)
-	v, err := g.load(ctx, key, h)
+	v, err := g.load(ctx, key, h, asOwner)
 	if err != nil && span != nil && !errors.Is(err, ErrNotFound) {
 		span.SetStatus(codes.Error, err.Error())
 	}
@@ -185,8 +220,8 @@ func setSource(span trace.Span, s Source) {
 
 // load runs one load per key at a time; every caller waits for it with
 // its own context, and the load itself is bounded by the group's timeout.
-func (g *Group) load(ctx context.Context, key string, h uint64) (Value, error) {
-	ch := g.flight.DoChan(key, func() (any, error) { return g.loadOnce(ctx, key, h) })
+func (g *Group) load(ctx context.Context, key string, h uint64, asOwner bool) (Value, error) {
+	ch := g.flight.DoChan(key, func() (any, error) { return g.loadOnce(ctx, key, h, asOwner) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -198,7 +233,7 @@ func (g *Group) load(ctx context.Context, key string, h uint64) (Value, error) {
 	}
 }
 
-func (g *Group) loadOnce(ctx context.Context, key string, h uint64) (Value, error) {
+func (g *Group) loadOnce(ctx context.Context, key string, h uint64, asOwner bool) (Value, error) {
 	// A flight that ended between our miss and this one may have stored it.
 	if e := g.store.get(key, h); e != nil && !g.expired(e) {
 		if e.negative {
@@ -209,6 +244,14 @@ func (g *Group) loadOnce(ctx context.Context, key string, h uint64) (Value, erro
 	seq := g.store.shard(h).seq.Load()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.LoadTimeout)
 	defer cancel()
+	if !asOwner {
+		if peer, ok := g.cfg.Peers.Pick(key); ok {
+			if v, err, answered := g.fetch(ctx, peer, key, h); answered {
+				return v, err
+			}
+			return g.loadForUnreachable(ctx, key, h)
+		}
+	}
 	ctx, span := g.tracer.Start(ctx, "cache.Load", trace.WithAttributes(
 		attribute.String("distcache.group", g.cfg.Name)))
 	defer span.End()
@@ -244,9 +287,23 @@ func (g *Group) notFound(key string) error {
 }
 
 // Set stores value under key for ttl ([GroupTTL] for the group's ttl, zero
-// for forever). The group takes ownership of value. A write-through group
-// writes the source first and changes nothing if that fails.
+// for forever), on the key's owner. The group takes ownership of value. A
+// write-through group writes the source first and changes nothing if that
+// fails. An owner that cannot be reached is an error wrapping
+// [ErrUnreachable]: writes are not taken in the owner's place.
 func (g *Group) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if peer, ok := g.cfg.Peers.Pick(key); ok {
+		g.dropHot(key)
+		err := peer.Store(ctx, g.cfg.Name, key, value, ttl)
+		g.peerFailed(peer, err)
+		return err
+	}
+	return g.SetLocal(ctx, key, value, ttl)
+}
+
+// SetLocal stores value as the key's owner and tells the other nodes to
+// drop their hot copies. The peer service calls it.
+func (g *Group) SetLocal(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if entryCost(key, value) > g.cfg.Capacity {
 		return fmt.Errorf("group %q: key %q: %d bytes: %w", g.cfg.Name, key, entryCost(key, value), ErrTooLarge)
 	}
@@ -260,12 +317,25 @@ func (g *Group) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	err := g.insert(key, g.store.hash(key), value, g.expiry(ttl), false, nil)
 	g.flight.Forget(key)
+	g.cfg.Peers.Invalidate(g.cfg.Name, key)
 	return err
 }
 
-// Delete removes key. A write-through group deletes it from the source
-// first and changes nothing if that fails.
+// Delete removes key on its owner. A write-through group deletes it from
+// the source first and changes nothing if that fails.
 func (g *Group) Delete(ctx context.Context, key string) error {
+	if peer, ok := g.cfg.Peers.Pick(key); ok {
+		g.dropHot(key)
+		err := peer.Remove(ctx, g.cfg.Name, key)
+		g.peerFailed(peer, err)
+		return err
+	}
+	return g.DeleteLocal(ctx, key)
+}
+
+// DeleteLocal removes key as its owner and tells the other nodes to drop
+// their hot copies. The peer service calls it.
+func (g *Group) DeleteLocal(ctx context.Context, key string) error {
 	if g.cfg.Writer != nil {
 		if err := g.cfg.Writer.Remove(ctx, key); err != nil {
 			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
@@ -281,6 +351,7 @@ func (g *Group) Delete(ctx context.Context, key string) error {
 	}
 	g.pmu.Unlock()
 	g.flight.Forget(key)
+	g.cfg.Peers.Invalidate(g.cfg.Name, key)
 	return nil
 }
 
@@ -299,6 +370,9 @@ func (g *Group) Purge() int64 {
 		}
 	}
 	g.flushLocked()
+	if g.hot != nil {
+		g.hot.purge()
+	}
 	return int64(len(hashes))
 }
 

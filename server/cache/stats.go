@@ -3,7 +3,10 @@ package cache
 // Stats are a group's counters on this node since it started.
 type Stats struct {
 	Gets         int64 // Hits + Misses + NegativeHits
-	Hits         int64 // Gets answered from the store
+	Hits         int64 // Gets answered from the store or a hot copy
+	HotHits      int64 // Gets answered from a hot copy of another node's key
+	PeerFetches  int64 // misses sent to the key's owner
+	PeerErrors   int64 // peer calls that did not reach the owner
 	Misses       int64 // Gets not in the store
 	Loads        int64 // loader calls
 	LoadErrors   int64 // loader calls that failed (not-found is no error)
@@ -11,8 +14,9 @@ type Stats struct {
 	Evictions    int64 // entries removed to make room
 	Expirations  int64 // entries removed because their ttl ran out
 	Fallbacks    int64 // evictions the group chose because the policy named no resident entry
-	Items        int64 // entries held now
-	Bytes        int64 // bytes held now, never more than Capacity
+	Items        int64 // entries held now, hot copies included
+	Bytes        int64 // bytes held now, hot copies included; never more than Capacity
+	HotItems     int64 // hot copies held now
 	Capacity     int64 // the group's capacity in bytes
 	Policy       string
 }
@@ -32,8 +36,16 @@ func (g *Group) Stats() Stats {
 	for i := range g.store.shards {
 		hits += g.store.shards[i].hits.Load()
 	}
+	hotItems, hotBytes := int64(0), int64(0)
+	if g.hot != nil {
+		hotItems, hotBytes = g.hot.stats()
+	}
 	s := Stats{
-		Hits:         hits,
+		Hits:         hits + g.hotHits.Load(),
+		HotHits:      g.hotHits.Load(),
+		PeerFetches:  g.peerFetches.Load(),
+		PeerErrors:   g.peerErrors.Load(),
+		HotItems:     hotItems,
 		Misses:       g.misses.Load(),
 		Loads:        g.loads.Load(),
 		LoadErrors:   g.loadErrors.Load(),
@@ -41,9 +53,9 @@ func (g *Group) Stats() Stats {
 		Evictions:    g.evictions.Load(),
 		Expirations:  g.expirations.Load(),
 		Fallbacks:    g.fallbacks.Load(),
-		Items:        g.store.items.Load(),
-		Bytes:        g.store.bytes.Load(),
-		Capacity:     g.cfg.Capacity,
+		Items:        g.store.items.Load() + hotItems,
+		Bytes:        g.store.bytes.Load() + hotBytes,
+		Capacity:     g.total,
 		Policy:       g.policyName(),
 	}
 	s.Gets = s.Hits + s.Misses + s.NegativeHits

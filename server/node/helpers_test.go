@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -16,12 +17,28 @@ import (
 // testNode is a node serving on a loopback port for one test.
 type testNode struct {
 	*Node
-	url string
+	url      string
+	stop     func()
+	stopOnce sync.Once
 }
+
+// Stop stops serving and closes the node; later calls do nothing.
+func (n *testNode) Stop() { n.stopOnce.Do(n.stop) }
 
 // startNode starts a node on 127.0.0.1 with a fresh database; cfg's
 // DBPath is filled in when empty. The node stops when the test ends.
 func startNode(t testing.TB, cfg Config) *testNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startNodeOn(t, cfg, ln)
+}
+
+// startNodeOn is startNode on a listener the test already holds, so that
+// several nodes can know each other's addresses before they start.
+func startNodeOn(t testing.TB, cfg Config, ln net.Listener) *testNode {
 	t.Helper()
 	if cfg.DBPath == "" {
 		cfg.DBPath = filepath.Join(t.TempDir(), "distcache.db")
@@ -33,14 +50,11 @@ func startNode(t testing.TB, cfg Config) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	tn := &testNode{Node: n, url: "http://" + ln.Addr().String()}
+	tn.stop = func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
@@ -48,8 +62,9 @@ func startNode(t testing.TB, cfg Config) *testNode {
 		if err := n.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-	})
-	return &testNode{Node: n, url: "http://" + ln.Addr().String()}
+	}
+	t.Cleanup(tn.Stop)
+	return tn
 }
 
 // protocol is one way a client talks to a node.
@@ -77,14 +92,16 @@ func protocols() []protocol {
 }
 
 type clients struct {
-	cache distcachev1connect.CacheServiceClient
-	admin distcachev1connect.AdminServiceClient
+	cache   distcachev1connect.CacheServiceClient
+	admin   distcachev1connect.AdminServiceClient
+	cluster distcachev1connect.ClusterServiceClient
 }
 
 func (n *testNode) clients(p protocol) clients {
 	return clients{
-		cache: distcachev1connect.NewCacheServiceClient(p.http, n.url, p.opts...),
-		admin: distcachev1connect.NewAdminServiceClient(p.http, n.url, p.opts...),
+		cache:   distcachev1connect.NewCacheServiceClient(p.http, n.url, p.opts...),
+		admin:   distcachev1connect.NewAdminServiceClient(p.http, n.url, p.opts...),
+		cluster: distcachev1connect.NewClusterServiceClient(p.http, n.url, p.opts...),
 	}
 }
 

@@ -6,6 +6,7 @@ package node
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/distcache/distcache/server/api"
 	"github.com/distcache/distcache/server/cache"
+	"github.com/distcache/distcache/server/cluster"
 	"github.com/distcache/distcache/server/config"
 	"github.com/distcache/distcache/server/plugin"
 	"github.com/distcache/distcache/server/source"
@@ -56,6 +58,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Logger receives the node's logs (default: discarded).
 	Logger *slog.Logger
+	// Cluster says how the node finds the others; the zero value runs it
+	// alone.
+	Cluster ClusterConfig
 	// TracerProvider and MeterProvider, when set, replace the ones made
 	// from the OTEL_* environment (tests record spans with them).
 	TracerProvider trace.TracerProvider
@@ -64,15 +69,18 @@ type Config struct {
 
 // Node is one running distcache node. It is safe for concurrent use.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	db      *source.DB
-	tel     *telemetry.Telemetry
-	groups  []*cache.Group // sorted by name
-	plugins *plugin.Manager
-	health  *api.Health
-	handler http.Handler
-	closers []func() error
+	cfg      Config
+	log      *slog.Logger
+	db       *source.DB
+	tel      *telemetry.Telemetry
+	groups   []*cache.Group // sorted by name
+	plugins  *plugin.Manager
+	picker   *cluster.Picker
+	member   cluster.Membership
+	health   *api.Health
+	serveTLS *tls.Config
+	handler  http.Handler
+	closers  []func() error
 }
 
 var _ api.Groups = (*Node)(nil)
@@ -108,6 +116,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err = n.setupPlugins(ctx); err != nil {
 		return nil, err
 	}
+	if err = n.setupCluster(ctx); err != nil {
+		return nil, err
+	}
 	for i, gc := range file.Groups {
 		if err = n.addGroup(ctx, i, gc); err != nil {
 			return nil, err
@@ -125,6 +136,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Propagator:     n.tel.Propagator,
 		Metrics:        n.tel.Metrics,
 		Plugins:        n.plugins,
+		Cluster:        n.picker,
 		Health:         n.health,
 	})
 	if err == nil {
@@ -152,6 +164,7 @@ func (n *Node) setupTelemetry(ctx context.Context) error {
 // addGroup makes the i-th group of the file with its loader.
 func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 	cc := cache.Config{
+		Peers:       n.peers(),
 		Name:        gc.Name,
 		Capacity:    gc.Capacity.Int64(),
 		TTL:         gc.TTL.Std(),
@@ -270,7 +283,17 @@ func (n *Node) Handler() http.Handler { return n.handler }
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	n.log.Info("serving", "addr", ln.Addr().String(), "groups", len(n.groups),
 		"db", n.db.Path(), "traces", n.tel.Exporter)
-	err := api.Serve(ctx, ln, n.handler, n.cfg.ShutdownGrace, n.health.Shutdown)
+	err := api.Serve(ctx, ln, n.handler, api.ServeOptions{
+		Grace: n.cfg.ShutdownGrace,
+		TLS:   n.serveTLS,
+		OnShutdown: func() {
+			n.health.Shutdown()
+			// Leave first, so peers stop sending here before we stop serving.
+			if err := n.leave(); err != nil {
+				n.log.Warn("leaving the cluster", "err", err)
+			}
+		},
+	})
 	n.log.Info("stopped serving", "addr", ln.Addr().String(), "err", err)
 	return err
 }

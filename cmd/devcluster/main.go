@@ -1,0 +1,101 @@
+// Command devcluster runs a local distcache cluster: a real etcd (embedded
+// in this process) and several node processes on loopback, each with its
+// own port, database and plugins directory. Ctrl-C stops them all:
+// SIGTERM to every node (each leaves the cluster first), then etcd.
+//
+//	go tool task cluster          # builds bin/distcache and runs this
+//	go run ./cmd/devcluster -bin bin/distcache -nodes 3 -port 8081
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/distcache/distcache/internal/devetcd"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "devcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devcluster", flag.ContinueOnError)
+	bin := fs.String("bin", "bin/distcache", "the node binary")
+	nodes := fs.Int("nodes", 3, "how many nodes")
+	port := fs.Int("port", 8081, "the first node's port; the others follow")
+	etcdAddr := fs.String("etcd", "127.0.0.1:2379", "where etcd serves clients")
+	dir := fs.String("dir", "", "where databases and plugins go (default: a new temporary directory)")
+	plugins := fs.String("plugins", "plugins", "a plugins directory every node watches (shared)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "distcache-cluster-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	etcd, err := devetcd.Start(filepath.Join(*dir, "etcd"), *etcdAddr, "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	fmt.Fprintf(stdout, "etcd      %s\n", etcd.Endpoint)
+	var procs []*exec.Cmd
+	defer func() { stopAll(procs, stderr) }()
+	for i := range *nodes {
+		addr := fmt.Sprintf("127.0.0.1:%d", *port+i)
+		cmd := exec.Command(*bin,
+			"--addr", addr, "--node-id", fmt.Sprintf("node%d", i+1),
+			"--db", filepath.Join(*dir, fmt.Sprintf("node%d.db", i+1)),
+			"--plugins", *plugins, "--etcd", etcd.Endpoint, "--admin-token", "dev")
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", *bin, err)
+		}
+		procs = append(procs, cmd)
+		fmt.Fprintf(stdout, "node%d     http://%s\n", i+1, addr)
+	}
+	fmt.Fprintf(stdout, "\nTry:\n  go tool buf curl --http2-prior-knowledge --data '{}' http://127.0.0.1:%d/distcache.v1.ClusterService/ListMembers\n", *port)
+	fmt.Fprintf(stdout, "  go tool buf curl --http2-prior-knowledge --data '{\"group\":\"default\",\"key\":\"hello\"}' http://127.0.0.1:%d/distcache.v1.CacheService/Get\n", *port+1)
+	fmt.Fprintln(stdout, "Admin token: dev. Ctrl-C stops the cluster.")
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping...")
+	return nil
+}
+
+// stopAll sends SIGTERM to every node and waits for each (SIGKILL after
+// 15s).
+func stopAll(procs []*exec.Cmd, stderr io.Writer) {
+	for _, p := range procs {
+		p.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		done := make(chan error, 1)
+		go func() { done <- p.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				fmt.Fprintf(stderr, "devcluster: %s: %v\n", p.Path, err)
+			}
+		case <-time.After(15 * time.Second):
+			p.Process.Kill()
+			<-done
+		}
+	}
+}

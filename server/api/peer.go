@@ -1,0 +1,94 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
+	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/server/cache"
+	"github.com/distcache/distcache/server/cluster"
+)
+
+// peerService answers other nodes as the owner of the keys they ask for.
+type peerService struct {
+	cs *cacheService
+}
+
+var _ distcachev1connect.PeerServiceHandler = (*peerService)(nil)
+
+// errorFromOwner is errorFromCache, except that a failure of this node's
+// own source says so (cluster.CodeOwnerFailed): the caller reached the
+// owner and must not load in its place.
+func errorFromOwner(err error) error {
+	var le *cache.LoadError
+	var we *cache.WriteError
+	if errors.As(err, &le) || errors.As(err, &we) {
+		return connect.NewError(cluster.CodeOwnerFailed, err)
+	}
+	return errorFromCache(err)
+}
+
+// Fetch answers from this node's store, loading on a miss.
+func (s *peerService) Fetch(ctx context.Context, req *connect.Request[distcachev1.FetchRequest]) (*connect.Response[distcachev1.FetchResponse], error) {
+	g, err := s.cs.group(req.Msg.GetGroup())
+	if err != nil {
+		return nil, err
+	}
+	v, err := g.GetLocal(ctx, req.Msg.GetKey())
+	if err != nil {
+		return nil, errorFromOwner(err)
+	}
+	res := &distcachev1.FetchResponse{Value: v.Bytes, Loaded: v.Source == cache.SourceLoader}
+	if !v.Expires.IsZero() {
+		res.Ttl = durationpb.New(max(v.Expires.Sub(s.cs.now()), 0))
+	}
+	return connect.NewResponse(res), nil
+}
+
+// Store sets a key as its owner.
+func (s *peerService) Store(ctx context.Context, req *connect.Request[distcachev1.StoreRequest]) (*connect.Response[distcachev1.StoreResponse], error) {
+	if n := int64(len(req.Msg.GetValue())); n > s.cs.maxValueBytes {
+		return nil, fieldViolation(3, "value", descriptorpb.FieldDescriptorProto_TYPE_BYTES, "bytes.max_len",
+			fmt.Sprintf("value length must be at most %d bytes (this node's --max-value-bytes), got %d", s.cs.maxValueBytes, n))
+	}
+	g, err := s.cs.group(req.Msg.GetGroup())
+	if err != nil {
+		return nil, err
+	}
+	ttl := cache.GroupTTL
+	if req.Msg.GetTtl() != nil {
+		ttl = req.Msg.GetTtl().AsDuration()
+	}
+	if err := g.SetLocal(ctx, req.Msg.GetKey(), req.Msg.GetValue(), ttl); err != nil {
+		return nil, errorFromOwner(err)
+	}
+	return connect.NewResponse(&distcachev1.StoreResponse{}), nil
+}
+
+// Remove deletes a key as its owner.
+func (s *peerService) Remove(ctx context.Context, req *connect.Request[distcachev1.RemoveRequest]) (*connect.Response[distcachev1.RemoveResponse], error) {
+	g, err := s.cs.group(req.Msg.GetGroup())
+	if err != nil {
+		return nil, err
+	}
+	if err := g.DeleteLocal(ctx, req.Msg.GetKey()); err != nil {
+		return nil, errorFromOwner(err)
+	}
+	return connect.NewResponse(&distcachev1.RemoveResponse{}), nil
+}
+
+// Invalidate drops this node's hot copy of a key.
+func (s *peerService) Invalidate(_ context.Context, req *connect.Request[distcachev1.InvalidateRequest]) (*connect.Response[distcachev1.InvalidateResponse], error) {
+	g, err := s.cs.group(req.Msg.GetGroup())
+	if err != nil {
+		return nil, err
+	}
+	g.DropHot(req.Msg.GetKey())
+	return connect.NewResponse(&distcachev1.InvalidateResponse{}), nil
+}

@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"container/list"
+	"sync"
+)
+
+// DefaultHotShare is the share of a group's capacity kept for hot copies of
+// keys other nodes own, when the group has peers.
+const DefaultHotShare = 8 // one eighth
+
+// HotTTL bounds how long a hot copy lives, whatever the owner's ttl, so a
+// lost invalidation cannot keep a stale copy for long.
+const HotTTL = 60_000_000_000 // 60 s, in nanoseconds
+
+// hotWindow is how many fetched keys the doorkeeper remembers before it
+// forgets them all.
+const hotWindow = 4096
+
+// hotCache keeps copies of keys this node does not own but reads often. A
+// key is kept only when it is fetched from its owner a second time within
+// the doorkeeper's window, so one-off reads do not churn it. It is an LRU
+// bounded in bytes, guarded by one mutex: a hot hit saves a network round
+// trip, so the mutex costs little in comparison.
+type hotCache struct {
+	mu       sync.Mutex
+	capacity int64
+	bytes    int64
+	ll       *list.List // front is most recent; values are *hotItem
+	items    map[string]*list.Element
+	seen     map[uint64]struct{} // the doorkeeper
+}
+
+type hotItem struct {
+	key string
+	e   *entry
+}
+
+func newHotCache(capacity int64) *hotCache {
+	return &hotCache{capacity: capacity, ll: list.New(), items: map[string]*list.Element{}, seen: map[uint64]struct{}{}}
+}
+
+// get returns key's copy if it has one that has not expired at now.
+func (c *hotCache) get(key string, now int64) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return nil
+	}
+	it := el.Value.(*hotItem)
+	if it.e.expired(now) {
+		c.removeLocked(el)
+		return nil
+	}
+	c.ll.MoveToFront(el)
+	return it.e
+}
+
+// offer shows the cache a value just fetched from its owner; it keeps it
+// if the key is hot. It returns whether it did.
+func (c *hotCache) offer(key string, h uint64, value []byte, expires int64) bool {
+	e := &entry{key: key, value: value, expires: expires, cost: entryCost(key, value)}
+	if e.cost > c.capacity {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.seen[h]; !ok {
+		if len(c.seen) >= hotWindow {
+			clear(c.seen)
+		}
+		c.seen[h] = struct{}{}
+		return false
+	}
+	if el, ok := c.items[key]; ok {
+		c.removeLocked(el)
+	}
+	for c.bytes+e.cost > c.capacity {
+		c.removeLocked(c.ll.Back())
+	}
+	c.items[key] = c.ll.PushFront(&hotItem{key: key, e: e})
+	c.bytes += e.cost
+	return true
+}
+
+// remove drops key's copy, if any.
+func (c *hotCache) remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.removeLocked(el)
+	}
+}
+
+func (c *hotCache) removeLocked(el *list.Element) {
+	it := c.ll.Remove(el).(*hotItem)
+	delete(c.items, it.key)
+	c.bytes -= it.e.cost
+}
+
+// stats returns the items and bytes held.
+func (c *hotCache) stats() (items, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(len(c.items)), c.bytes
+}
+
+// purge drops every copy.
+func (c *hotCache) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	clear(c.items)
+	c.bytes = 0
+}
+
+// put keeps a copy without asking the doorkeeper: the owner could not be
+// reached and this node loaded the key itself.
+func (c *hotCache) put(key string, value []byte, expires int64) {
+	e := &entry{key: key, value: value, expires: expires, cost: entryCost(key, value)}
+	if e.cost > c.capacity {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.removeLocked(el)
+	}
+	for c.bytes+e.cost > c.capacity {
+		c.removeLocked(c.ll.Back())
+	}
+	c.items[key] = c.ll.PushFront(&hotItem{key: key, e: e})
+	c.bytes += e.cost
+}
