@@ -59,5 +59,9 @@ func statsProto(name string, s cache.Stats) *distcachev1.GroupStats {
 		Capacity:     s.Capacity,
 		HitRatio:     s.HitRatio(),
 		Policy:       s.Policy,
+		HotHits:      s.HotHits,
+		HotItems:     s.HotItems,
+		PeerFetches:  s.PeerFetches,
+		PeerErrors:   s.PeerErrors,
 	}
 }

@@ -40,6 +40,9 @@ func newGroupMetrics(mp metric.MeterProvider, g *Group) (*groupMetrics, error) {
 		{"distcache.evictions", "Entries evicted to make room.", func(s Stats) int64 { return s.Evictions }},
 		{"distcache.expirations", "Entries removed when their ttl ran out.", func(s Stats) int64 { return s.Expirations }},
 		{"distcache.policy.fallbacks", "Evictions made because the policy named no resident entry.", func(s Stats) int64 { return s.Fallbacks }},
+		{"distcache.hot.hits", "Gets answered from hot copies of other nodes' keys.", func(s Stats) int64 { return s.HotHits }},
+		{"distcache.peer.fetches", "Misses sent to the key's owner.", func(s Stats) int64 { return s.PeerFetches }},
+		{"distcache.peer.errors", "Calls to owners that could not be reached.", func(s Stats) int64 { return s.PeerErrors }},
 	}
 	gauges := []struct {
 		name, desc, unit string

@@ -159,6 +159,11 @@ func TestOwnerDownLoadsLocallyAndMarksSuspect(t *testing.T) {
 	if !other.Picker().Suspect(ownerID) || other.All()[0].Stats().PeerErrors == 0 {
 		t.Fatal("the unreachable owner is not suspect or not counted")
 	}
+	one := "default"
+	stats, err := other.clients(protocols()[3]).admin.GetStats(context.Background(), connect.NewRequest(&distcachev1.GetStatsRequest{Group: &one}))
+	if err != nil || stats.Msg.Groups[0].PeerErrors == 0 {
+		t.Fatalf("GetStats does not show the peer error: %v, %v", stats, err)
+	}
 	list, err := other.clients(protocols()[3]).cluster.ListMembers(context.Background(), connect.NewRequest(&distcachev1.ListMembersRequest{}))
 	if err != nil {
 		t.Fatal(err)

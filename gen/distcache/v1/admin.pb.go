@@ -198,7 +198,17 @@ type GroupStats struct {
 	// hit_ratio is hits / gets, or 0 before the first get.
 	HitRatio float64 `protobuf:"fixed64,13,opt,name=hit_ratio,json=hitRatio,proto3" json:"hit_ratio,omitempty"`
 	// policy names the eviction policy in use.
-	Policy        string `protobuf:"bytes,14,opt,name=policy,proto3" json:"policy,omitempty"`
+	Policy string `protobuf:"bytes,14,opt,name=policy,proto3" json:"policy,omitempty"`
+	// hot_hits counts Gets answered from hot copies of other nodes' keys
+	// (included in hits).
+	HotHits int64 `protobuf:"varint,15,opt,name=hot_hits,json=hotHits,proto3" json:"hot_hits,omitempty"`
+	// hot_items is the number of hot copies held now (included in items).
+	HotItems int64 `protobuf:"varint,16,opt,name=hot_items,json=hotItems,proto3" json:"hot_items,omitempty"`
+	// peer_fetches counts misses sent to the key's owner.
+	PeerFetches int64 `protobuf:"varint,17,opt,name=peer_fetches,json=peerFetches,proto3" json:"peer_fetches,omitempty"`
+	// peer_errors counts calls to owners that could not be reached; each made
+	// this node load or refuse in the owner's place.
+	PeerErrors    int64 `protobuf:"varint,18,opt,name=peer_errors,json=peerErrors,proto3" json:"peer_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +339,34 @@ func (x *GroupStats) GetPolicy() string {
 		return x.Policy
 	}
 	return ""
+}
+
+func (x *GroupStats) GetHotHits() int64 {
+	if x != nil {
+		return x.HotHits
+	}
+	return 0
+}
+
+func (x *GroupStats) GetHotItems() int64 {
+	if x != nil {
+		return x.HotItems
+	}
+	return 0
+}
+
+func (x *GroupStats) GetPeerFetches() int64 {
+	if x != nil {
+		return x.PeerFetches
+	}
+	return 0
+}
+
+func (x *GroupStats) GetPeerErrors() int64 {
+	if x != nil {
+		return x.PeerErrors
+	}
+	return 0
 }
 
 // PurgeRequest names the group to empty.
@@ -707,7 +745,7 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$H\x00R\x05group\x88\x01\x01B\b\n" +
 	"\x06_group\"D\n" +
 	"\x10GetStatsResponse\x120\n" +
-	"\x06groups\x18\x01 \x03(\v2\x18.distcache.v1.GroupStatsR\x06groups\"\xfb\x02\n" +
+	"\x06groups\x18\x01 \x03(\v2\x18.distcache.v1.GroupStatsR\x06groups\"\xf7\x03\n" +
 	"\n" +
 	"GroupStats\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
@@ -725,7 +763,12 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\x05bytes\x18\v \x01(\x03R\x05bytes\x12\x1a\n" +
 	"\bcapacity\x18\f \x01(\x03R\bcapacity\x12\x1b\n" +
 	"\thit_ratio\x18\r \x01(\x01R\bhitRatio\x12\x16\n" +
-	"\x06policy\x18\x0e \x01(\tR\x06policy\"D\n" +
+	"\x06policy\x18\x0e \x01(\tR\x06policy\x12\x19\n" +
+	"\bhot_hits\x18\x0f \x01(\x03R\ahotHits\x12\x1b\n" +
+	"\thot_items\x18\x10 \x01(\x03R\bhotItems\x12!\n" +
+	"\fpeer_fetches\x18\x11 \x01(\x03R\vpeerFetches\x12\x1f\n" +
+	"\vpeer_errors\x18\x12 \x01(\x03R\n" +
+	"peerErrors\"D\n" +
 	"\fPurgeRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\")\n" +
 	"\rPurgeResponse\x12\x18\n" +
