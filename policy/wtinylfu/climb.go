@@ -1,10 +1,6 @@
 package main
 
-import (
-	"math"
-
-	"github.com/distcache/distcache/sdk/policy/hashlist"
-)
+import "github.com/distcache/distcache/sdk/policy/hashlist"
 
 const (
 	// restartThreshold is the change of hit rate that restarts the climb
@@ -16,6 +12,17 @@ const (
 	stepDecay = 0.98
 	// transferLimit bounds the entries moved between segments per climb.
 	transferLimit = 1000
+	// minSample is the fewest requests a sample has, whatever the
+	// capacity. Caffeine samples ten requests per entry, which for a small
+	// cache is too few to tell two hit rates apart: at 1,000 requests the
+	// standard error of the difference of two samples is about 0.02, more
+	// than moving the window by a step changes the hit rate, so the climber
+	// follows noise and the window drifts away from where it belongs (on
+	// Zipf traces at 100 entries, 0.01–0.03 fewer hits than with a fixed
+	// 1% window). At 8,192 requests that error is below 0.008. A larger
+	// floor steadies the climber further but makes it slower to grow the
+	// window for recency-biased traffic.
+	minSample = 1 << 13
 )
 
 // climber is Caffeine's hill climber: it samples the hit rate and decides
@@ -36,9 +43,7 @@ func (c *climber) restart(maximum int64) {
 // climb adapts the window to the last sample, and demotes protected's
 // excess to probation.
 func (p *WTinyLFU) climb() {
-	if !zzClimbOff {
-		p.determineAdjustment()
-	}
+	p.determineAdjustment()
 	p.demoteFromProtected()
 	switch {
 	case p.climber.adjustment > 0:
@@ -55,7 +60,7 @@ func (p *WTinyLFU) determineAdjustment() {
 		return
 	}
 	requests := c.hits + c.misses
-	if requests < max(p.sketch.sampleSize, zzMinSample) {
+	if requests < max(p.sketch.sampleSize, minSample) {
 		return
 	}
 	if p.size() < p.maximum>>1 {
@@ -66,8 +71,7 @@ func (p *WTinyLFU) determineAdjustment() {
 	hitRate := float64(c.hits) / float64(requests)
 	change := hitRate - c.prevHitRate
 	amount := c.stepSize
-	noise := zzTol * math.Sqrt(2*hitRate*(1-hitRate)/float64(requests))
-	if change < noise {
+	if change < 0 {
 		amount = -c.stepSize
 	}
 	if change >= restartThreshold || change <= -restartThreshold {

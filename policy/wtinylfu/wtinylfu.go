@@ -17,8 +17,8 @@ const (
 	percentMain = 0.99
 	// percentProtected is the share of the main space that is protected.
 	percentProtected = 0.80
-	// maxSketchEntries bounds the sketch (8 bytes per entry) whatever the
-	// capacity; a policy this large would not fit in a plugin's memory.
+	// maxSketchEntries bounds the entries the sketch is sized for, and so
+	// its sample, whatever the capacity.
 	maxSketchEntries = 1 << 21
 )
 
@@ -34,10 +34,16 @@ const (
 // their hash.
 //
 // The window's share adapts by hill climbing (Caffeine's climber): every
-// sample of about ten times the entries, the hit rate is compared with the
-// previous sample's, and the boundary between window and main moves by a
-// step in the direction that improved it, the step decaying as it settles
-// and restarting when the hit rate jumps.
+// sample of about ten times the entries (but at least 8,192 requests), the
+// hit rate is compared with the previous sample's, and the boundary
+// between window and main moves by a step in the direction that improved
+// it, the step decaying as it settles and restarting when the hit rate
+// jumps.
+//
+// Two things differ from Caffeine and otter, each for more hits on
+// skewed traffic (see [sketch] and minSample): the sketch has four times
+// the counters, and the climber's sample has a floor, so that in a small
+// cache it does not chase noise.
 //
 // Everything is weighed in bytes: the capacity, the segments and the
 // steps. The sketch is sized for the number of entries the capacity holds

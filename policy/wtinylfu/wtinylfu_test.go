@@ -2,15 +2,15 @@ package main
 
 import (
 	"container/list"
-	"math"
-	"math/rand/v2"
-	"slices"
+	"fmt"
 	"testing"
 
 	arcref "github.com/hashicorp/golang-lru/arc/v2"
-	"github.com/maypok86/otter/v2"
 
+	"github.com/distcache/distcache/internal/trace"
+	"github.com/distcache/distcache/sdk/policy"
 	"github.com/distcache/distcache/sdk/policy/policytest"
+	hostcache "github.com/distcache/distcache/server/cache"
 )
 
 // cache is what the hit-ratio tests replay a trace through.
@@ -65,18 +65,6 @@ func (a arc) get(key uint64) bool {
 	return false
 }
 
-type otterCache struct {
-	c *otter.Cache[uint64, struct{}]
-}
-
-func (o otterCache) get(key uint64) bool {
-	if _, ok := o.c.GetIfPresent(key); ok {
-		return true
-	}
-	o.c.Set(key, struct{}{})
-	return false
-}
-
 func hitRatio(c cache, keys []uint64) float64 {
 	hits := 0
 	for _, k := range keys {
@@ -92,24 +80,6 @@ func loopTrace(span, n int) []uint64 {
 	keys := make([]uint64, n)
 	for i := range keys {
 		keys[i] = uint64(i % span)
-	}
-	return keys
-}
-
-// zipfTrace draws n keys of 0..distinct-1 where key k has weight
-// 1/(k+1)^s (s = 1 is allowed, unlike rand.Zipf).
-func zipfTrace(seed uint64, s float64, distinct, n int) []uint64 {
-	cdf := make([]float64, distinct)
-	var sum float64
-	for k := range cdf {
-		sum += 1 / math.Pow(float64(k+1), s)
-		cdf[k] = sum
-	}
-	r := rand.New(rand.NewPCG(seed, 0))
-	keys := make([]uint64, n)
-	for i := range keys {
-		k, _ := slices.BinarySearch(cdf, r.Float64()*sum)
-		keys[i] = uint64(min(k, distinct-1))
 	}
 	return keys
 }
@@ -138,21 +108,66 @@ func TestLoopBeatsLRUAndARC(t *testing.T) {
 	}
 }
 
-// TestZipfMatchesOtter: on a Zipf(1.0) trace W-TinyLFU does at least about
-// as well as otter v2 (Caffeine's design in Go), and better than LRU.
-func TestZipfMatchesOtter(t *testing.T) {
-	const c = 1000
-	keys := zipfTrace(42, 1.0, 100_000, 500_000)
-	got := hitRatio(mine{policytest.NewSim(New(c), c)}, keys)
-	lruRatio := hitRatio(newLRU(c), keys)
-	arcRatio := hitRatio(newARC(t, c), keys)
-	oc := otter.Must(&otter.Options[uint64, struct{}]{MaximumSize: c})
-	otterRatio := hitRatio(otterCache{oc}, keys)
-	t.Logf("zipf 1.0, 100k keys, capacity %d: wtinylfu %.4f, otter %.4f, arc %.4f, lru %.4f", c, got, otterRatio, arcRatio, lruRatio)
-	if got < otterRatio-0.005 {
-		t.Errorf("wtinylfu %.4f < otter %.4f - 0.005", got, otterRatio)
+// hostAdapter lets [trace.Replay], which speaks the host's cache.Policy,
+// drive this policy.
+type hostAdapter struct {
+	p   *WTinyLFU
+	buf []policy.Event
+}
+
+func (a *hostAdapter) Apply(events []hostcache.Event) {
+	a.buf = a.buf[:0]
+	for _, e := range events {
+		a.buf = append(a.buf, policy.Event{Op: policy.Op(e.Op), Hash: e.Hash, Cost: e.Cost})
 	}
-	if got <= lruRatio {
-		t.Errorf("wtinylfu %.4f <= lru %.4f", got, lruRatio)
+	a.p.Apply(a.buf)
+}
+
+func (a *hostAdapter) Evict(need int64, dst []uint64) []uint64 { return a.p.Evict(need, dst) }
+
+// replayMine replays keys through this policy as the WASM hit-ratio test
+// does: [trace.Replay], with its Mix'd hashes and batches.
+func replayMine(r trace.Reader, capacity int) (hits, total int64, err error) {
+	return trace.Replay(&hostAdapter{p: New(int64(capacity))}, r, capacity)
+}
+
+func traceRatio(t *testing.T, replay func(trace.Reader, int) (int64, int64, error), keys []uint64, capacity int) float64 {
+	t.Helper()
+	hits, total, err := replay(trace.Slice(keys), capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(hits) / float64(total)
+}
+
+// TestZipfMatchesOtter: on Zipf traces of the family the WASM test replays
+// (trace.Zipf, 100k keys) W-TinyLFU does at least about as well as otter v2
+// (Caffeine's design in Go), and better than LRU.
+func TestZipfMatchesOtter(t *testing.T) {
+	for _, tc := range []struct {
+		s        float64
+		capacity int
+	}{
+		{1.0, 1000}, // the WASM test's trace
+		{0.8, 1000},
+		{1.2, 100},
+	} {
+		t.Run(fmt.Sprintf("s=%.1f capacity=%d", tc.s, tc.capacity), func(t *testing.T) {
+			keys, err := trace.Collect(trace.Zipf(500_000, 100_000, tc.s, 7))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := traceRatio(t, replayMine, keys, tc.capacity)
+			otterRatio := traceRatio(t, trace.ReplayOtter, keys, tc.capacity)
+			lruRatio := traceRatio(t, trace.ReplayLRU, keys, tc.capacity)
+			arcRatio := traceRatio(t, trace.ReplayARC, keys, tc.capacity)
+			t.Logf("wtinylfu %.4f, otter %.4f, arc %.4f, lru %.4f", got, otterRatio, arcRatio, lruRatio)
+			if got < otterRatio-0.005 {
+				t.Errorf("wtinylfu %.4f < otter %.4f - 0.005", got, otterRatio)
+			}
+			if got <= lruRatio {
+				t.Errorf("wtinylfu %.4f <= lru %.4f", got, lruRatio)
+			}
+		})
 	}
 }

@@ -29,8 +29,9 @@ func errorFromCache(err error) error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, cache.ErrTooLarge):
 		return connect.NewError(connect.CodeInvalidArgument, err)
-	case errors.As(err, &le), errors.As(err, &we):
-		// The source failed; the caller may retry.
+	case errors.As(err, &le), errors.As(err, &we), errors.Is(err, cache.ErrUnreachable):
+		// The source failed, or the key's owner could not be reached; the
+		// caller may retry, perhaps through another node.
 		return connect.NewError(connect.CodeUnavailable, err)
 	default:
 		return connect.NewError(connect.CodeInternal, err)

@@ -117,7 +117,7 @@ func (p *remotePeer) Fetch(ctx context.Context, group, key string) (cache.Value,
 	defer cancel()
 	res, err := p.c.client(p.member.Addr).Fetch(ctx, connect.NewRequest(&distcachev1.FetchRequest{Group: group, Key: key}))
 	if err != nil {
-		return cache.Value{}, p.wrap(err, group, key)
+		return cache.Value{}, p.wrap(ctx, err, group, key)
 	}
 	v := cache.Value{Bytes: res.Msg.GetValue()}
 	if res.Msg.GetTtl() != nil {
@@ -135,7 +135,7 @@ func (p *remotePeer) Store(ctx context.Context, group, key string, value []byte,
 		req.Ttl = durationpb.New(ttl)
 	}
 	_, err := p.c.client(p.member.Addr).Store(ctx, connect.NewRequest(req))
-	return p.wrap(err, group, key)
+	return p.wrap(ctx, err, group, key)
 }
 
 // Remove implements [cache.Peer].
@@ -143,14 +143,19 @@ func (p *remotePeer) Remove(ctx context.Context, group, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.c.timeout)
 	defer cancel()
 	_, err := p.c.client(p.member.Addr).Remove(ctx, connect.NewRequest(&distcachev1.RemoveRequest{Group: group, Key: key}))
-	return p.wrap(err, group, key)
+	return p.wrap(ctx, err, group, key)
 }
 
 // wrap turns a peer's answer into the cache's errors: not found, the
 // owner's failure, or unreachable.
-func (p *remotePeer) wrap(err error, group, key string) error {
+func (p *remotePeer) wrap(ctx context.Context, err error, group, key string) error {
 	if err == nil {
 		return nil
+	}
+	if connect.CodeOf(err) == connect.CodeCanceled && ctx.Err() == nil {
+		// connect-go reports a reset connection as canceled; with our own
+		// context still live, the owner was not reached (it went away).
+		return fmt.Errorf("owner %s at %s: %w: %w", p.member.ID, p.member.Addr, cache.ErrUnreachable, err)
 	}
 	switch connect.CodeOf(err) {
 	case connect.CodeNotFound:

@@ -46,6 +46,11 @@ func startNodeOn(t testing.TB, cfg Config, ln net.Listener) *testNode {
 	if cfg.PluginsDir == "" {
 		cfg.PluginsDir = t.TempDir()
 	}
+	if cfg.PluginCacheDir == "" {
+		// One compilation cache for the test run: compiling is slow under
+		// the race detector.
+		cfg.PluginCacheDir = filepath.Join(wasm.Dir(t), "compiled")
+	}
 	n, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -139,9 +139,6 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Cluster:        n.picker,
 		Health:         n.health,
 	})
-	if err == nil {
-		n.watchPlugins()
-	}
 	return n, err
 }
 
@@ -241,16 +238,22 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 	n.closers = append(n.closers, func() error { return rt.Close(context.Background()) })
 	n.plugins = plugin.NewManager(rt, n.cfg.PluginsDir)
 	n.closers = append(n.closers, func() error { n.plugins.Close(); return nil })
+	// Watch before loading, so a file dropped in meanwhile is not missed.
+	w, err := n.plugins.NewWatcher()
+	if err != nil {
+		return err
+	}
+	n.watchPlugins(w)
 	return n.plugins.LoadAll(ctx)
 }
 
 // watchPlugins swaps in new plugin versions until the node closes.
-func (n *Node) watchPlugins() {
+func (n *Node) watchPlugins(w *plugin.Watcher) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := n.plugins.Watch(ctx); err != nil {
+		if err := w.Run(ctx); err != nil {
 			n.log.Error("plugins will not be reloaded", "err", err)
 		}
 	}()

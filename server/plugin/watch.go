@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,19 +16,46 @@ import (
 // it is reloaded, so a file being copied in is read once, whole.
 const settleTime = 150 * time.Millisecond
 
-// Watch reloads a plugin whenever its file in the directory is created,
-// written or renamed into place, until ctx is done. A removed file is
-// logged; its loaded version keeps serving. Watch returns when ctx is done,
-// or at once if the directory cannot be watched.
-func (m *Manager) Watch(ctx context.Context) error {
+// Watcher watches a manager's plugins directory. Make it with
+// [Manager.NewWatcher] before [Manager.LoadAll], so no change falls between
+// the two, then Run it.
+type Watcher struct {
+	m *Manager
+	w *fsnotify.Watcher
+}
+
+// NewWatcher starts watching the plugins directory (creating it if
+// missing). Events are queued until Run.
+func (m *Manager) NewWatcher() (*Watcher, error) {
+	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("plugins directory: %w", err)
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("watching plugins: %w", err)
+		return nil, fmt.Errorf("watching plugins: %w", err)
 	}
-	defer w.Close()
 	if err := w.Add(m.dir); err != nil {
-		return fmt.Errorf("watching plugins directory %s: %w", m.dir, err)
+		w.Close()
+		return nil, fmt.Errorf("watching plugins directory %s: %w", m.dir, err)
 	}
+	return &Watcher{m: m, w: w}, nil
+}
+
+// Watch is NewWatcher then Run.
+func (m *Manager) Watch(ctx context.Context) error {
+	w, err := m.NewWatcher()
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// Run reloads a plugin whenever its file in the directory is created,
+// written or renamed into place, until ctx is done, then stops watching. A
+// removed file is logged; its loaded version keeps serving.
+func (wt *Watcher) Run(ctx context.Context) error {
+	m, w := wt.m, wt.w
+	defer w.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timers := map[string]*time.Timer{}

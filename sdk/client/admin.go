@@ -1,0 +1,44 @@
+package client
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
+)
+
+// Stats returns the counters of group, or of every group (sorted by name)
+// when group is "". They are one node's counters: the node the call
+// reached, not the cluster's sums. An unknown group is [ErrNotFound]. The
+// call carries the token of [WithAdminToken], if any.
+func (c *Client) Stats(ctx context.Context, group string) ([]*distcachev1.GroupStats, error) {
+	req := &distcachev1.GetStatsRequest{}
+	if group != "" {
+		req.Group = &group
+	}
+	var res *distcachev1.GetStatsResponse
+	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+		r, err := e.admin.GetStats(ctx, adminRequest(c, req))
+		if err == nil {
+			res = r.Msg
+		}
+		return err
+	})
+	if err != nil {
+		if group == "" {
+			group = "all groups"
+		}
+		return nil, wrapError("stats", group, "", err)
+	}
+	return res.GetGroups(), nil
+}
+
+// adminRequest wraps msg with the admin token.
+func adminRequest[T any](c *Client, msg *T) *connect.Request[T] {
+	req := connect.NewRequest(msg)
+	if c.adminToken != "" {
+		req.Header().Set("Authorization", "Bearer "+c.adminToken)
+	}
+	return req
+}

@@ -1,0 +1,147 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+)
+
+// Client calls a set of distcache nodes. It spreads calls over them round
+// robin and retries a failed call on the next node (see [RetryPolicy]).
+// It is safe for concurrent use; make one and share it.
+type Client struct {
+	endpoints  []endpoint
+	next       atomic.Uint64 // the endpoint the next call starts at
+	retry      RetryPolicy
+	timeout    time.Duration
+	adminToken string
+	http       *http.Client
+	ownsHTTP   bool
+
+	// sleep and randN are time.Sleep with a context and rand.Int64N;
+	// tests replace them.
+	sleep func(context.Context, time.Duration) error
+	randN func(int64) int64
+}
+
+// endpoint is one node's clients.
+type endpoint struct {
+	url   string
+	cache distcachev1connect.CacheServiceClient
+	admin distcachev1connect.AdminServiceClient
+}
+
+// New returns a client of the nodes at endpoints, base URLs such as
+// "http://127.0.0.1:8080" or "https://cache-1.internal:8443". It needs at
+// least one; a URL that is not http:// or https:// with a host, or that
+// has a query or fragment, is an error naming it. New does not dial: a
+// node that is down is found on the first call.
+func New(endpoints []string, opts ...Option) (*Client, error) {
+	cfg := config{}
+	for _, o := range opts {
+		o.applyToClient(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("distcache: %w", err)
+	}
+	urls, err := parseEndpoints(endpoints)
+	if err != nil {
+		return nil, fmt.Errorf("distcache: %w", err)
+	}
+	c := &Client{
+		retry:      cfg.retry,
+		timeout:    cfg.timeout,
+		adminToken: cfg.adminToken,
+		http:       cfg.httpClient,
+		sleep:      sleep,
+		randN:      rand.Int64N,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: newTransport(cfg.tls)}
+		c.ownsHTTP = true
+	}
+	copts, _ := cfg.protocol.clientOptions() // validated above
+	for _, u := range urls {
+		c.endpoints = append(c.endpoints, endpoint{
+			url:   u,
+			cache: distcachev1connect.NewCacheServiceClient(c.http, u, copts...),
+			admin: distcachev1connect.NewAdminServiceClient(c.http, u, copts...),
+		})
+	}
+	return c, nil
+}
+
+// parseEndpoints checks every endpoint and returns them without a
+// trailing slash.
+func parseEndpoints(endpoints []string) ([]string, error) {
+	if len(endpoints) == 0 {
+		return nil, errors.New("no endpoints")
+	}
+	var errs []error
+	out := make([]string, 0, len(endpoints))
+	for _, ep := range endpoints {
+		if err := checkEndpoint(ep); err != nil {
+			errs = append(errs, fmt.Errorf("endpoint %q: %w", ep, err))
+			continue
+		}
+		out = append(out, strings.TrimSuffix(ep, "/"))
+	}
+	return out, errors.Join(errs...)
+}
+
+func checkEndpoint(ep string) error {
+	u, err := url.Parse(ep)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("scheme must be http or https")
+	case u.Host == "":
+		return errors.New("no host")
+	case u.User != nil:
+		return errors.New("user info is not allowed")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return errors.New("query and fragment are not allowed")
+	}
+	return nil
+}
+
+// Close closes the idle connections of the client's default transport.
+// It leaves a client given with [WithHTTPClient] alone. Calls after Close
+// still work, on new connections.
+func (c *Client) Close() {
+	if c.ownsHTTP {
+		c.http.CloseIdleConnections()
+	}
+}
+
+// wrapError names the call in err and marks a missing key or group as
+// [ErrNotFound], keeping the *connect.Error.
+func wrapError(op, group, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	target := group
+	if key != "" {
+		target = fmt.Sprintf("%s/%q", group, key)
+	}
+	if connect.CodeOf(err) == connect.CodeNotFound {
+		return fmt.Errorf("distcache: %s %s: %w: %w", op, target, ErrNotFound, err)
+	}
+	return fmt.Errorf("distcache: %s %s: %w", op, target, err)
+}
+
+// ErrNotFound is the error, tested with errors.Is, of a call on a key that
+// the group's source does not have, or on a group the node does not
+// serve. The error still holds the server's *connect.Error.
+var ErrNotFound = errors.New("not found")

@@ -1,0 +1,106 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"time"
+
+	"github.com/distcache/distcache/sdk/client"
+)
+
+func ExampleNew() {
+	url, stop := exampleNode() // a node serving the demo group "default"
+	defer stop()
+
+	c, err := client.New([]string{url})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.GetString(context.Background(), "default", "hello")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("hello =", s)
+	// Output: hello = world
+}
+
+func ExampleClient_Get() {
+	url, stop := exampleNode()
+	defer stop()
+	c, err := client.New([]string{url}, client.WithProtocol(client.ProtocolConnect))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	for range 2 {
+		v, err := c.Get(ctx, "default", "hello")
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s from %s\n", v.Bytes, v.Source)
+	}
+	if _, err := c.Get(ctx, "default", "no-such-key"); errors.Is(err, client.ErrNotFound) {
+		fmt.Println("no-such-key: not found")
+	}
+	// Output:
+	// world from loader
+	// world from local
+	// no-such-key: not found
+}
+
+func ExampleClient_Set() {
+	url, stop := exampleNode()
+	defer stop()
+	c, err := client.New([]string{url})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	if err := c.SetString(ctx, "default", "session:42", "alice", client.WithTTL(time.Hour)); err != nil {
+		log.Fatal(err)
+	}
+	v, err := c.Get(ctx, "default", "session:42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s, expires within the hour: %v\n", v.Bytes, v.TTL > 0 && v.TTL <= time.Hour)
+	// Output: alice, expires within the hour: true
+}
+
+func ExampleWithRetry() {
+	url, stop := exampleNode()
+	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+
+	c, err := client.New([]string{dead, url}, client.WithRetry(client.RetryPolicy{
+		MaxAttempts: 3,
+		BaseDelay:   10 * time.Millisecond,
+		MaxDelay:    100 * time.Millisecond,
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for range 4 { // half of the calls start at the dead node and retry
+		s, err := c.GetString(context.Background(), "default", "hello")
+		fmt.Println(s, err)
+	}
+	// Output:
+	// world <nil>
+	// world <nil>
+	// world <nil>
+	// world <nil>
+}

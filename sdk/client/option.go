@@ -1,0 +1,100 @@
+package client
+
+import (
+	"crypto/tls"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// An Option configures a [Client]; pass options to [New].
+type Option interface {
+	applyToClient(*config)
+}
+
+// config is what the options set; New validates it once.
+type config struct {
+	protocol   Protocol
+	httpClient *http.Client
+	tls        *tls.Config
+	adminToken string
+	retry      RetryPolicy
+	timeout    time.Duration
+	errs       []error
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) applyToClient(c *config) { f(c) }
+
+// WithProtocol sets the wire protocol. The default is [ProtocolGRPC].
+func WithProtocol(p Protocol) Option {
+	return optionFunc(func(c *config) { c.protocol = p })
+}
+
+// WithHTTPClient makes the client send its requests with hc, which the
+// caller owns: [Client.Close] does not close its connections. hc must
+// speak HTTP/2 for [ProtocolGRPC]. The default is a pooled transport that
+// speaks h2c to http:// endpoints and HTTP/2 over TLS to https:// ones.
+// It cannot be combined with [WithTLSConfig].
+func WithHTTPClient(hc *http.Client) Option {
+	return optionFunc(func(c *config) {
+		if hc == nil {
+			c.errs = append(c.errs, errors.New("WithHTTPClient: nil *http.Client"))
+		}
+		c.httpClient = hc
+	})
+}
+
+// WithTLSConfig sets the TLS configuration of the default transport for
+// https:// endpoints; the client clones it. The default verifies servers
+// against the system's roots. Configure TLS on your own transport when
+// you also pass [WithHTTPClient].
+func WithTLSConfig(cfg *tls.Config) Option {
+	return optionFunc(func(c *config) { c.tls = cfg })
+}
+
+// WithAdminToken sets the token sent as "Authorization: Bearer <token>" on
+// AdminService calls such as [Client.Stats]. The default is none; cache
+// calls never carry it.
+func WithAdminToken(token string) Option {
+	return optionFunc(func(c *config) { c.adminToken = token })
+}
+
+// WithRetry sets how failed calls are retried; zero fields of p take their
+// defaults (see [RetryPolicy]). WithRetry(RetryPolicy{MaxAttempts: 1})
+// disables retries. The default is RetryPolicy{}: four attempts, with
+// delays capped at 50ms, 100ms and 200ms.
+func WithRetry(p RetryPolicy) Option {
+	return optionFunc(func(c *config) { c.retry = p })
+}
+
+// WithTimeout bounds each attempt of a call, on top of the caller's
+// context; an attempt that runs out of time is retried on the next
+// endpoint while the caller's context has time left. The default is no
+// per-attempt timeout.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, errors.New("WithTimeout: negative duration"))
+		}
+		c.timeout = d
+	})
+}
+
+// validate fills in defaults and reports every problem at once.
+func (c *config) validate() error {
+	errs := c.errs
+	if _, err := c.protocol.clientOptions(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.httpClient != nil && c.tls != nil {
+		errs = append(errs, errors.New("WithTLSConfig and WithHTTPClient cannot be combined: configure TLS on the http.Client's transport"))
+	}
+	p, err := c.retry.withDefaults()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.retry = p
+	return errors.Join(errs...)
+}
