@@ -58,22 +58,34 @@ func (s *cacheService) Get(ctx context.Context, req *connect.Request[distcachev1
 
 // Set checks the node's value limit, then stores the value.
 func (s *cacheService) Set(ctx context.Context, req *connect.Request[distcachev1.SetRequest]) (*connect.Response[distcachev1.SetResponse], error) {
-	if n := int64(len(req.Msg.GetValue())); n > s.maxValueBytes {
-		return nil, fieldViolation(3, "value", descriptorpb.FieldDescriptorProto_TYPE_BYTES, "bytes.max_len",
-			fmt.Sprintf("value length must be at most %d bytes (this node's --max-value-bytes), got %d", s.maxValueBytes, n))
+	if err := s.checkValue(req.Msg.GetValue()); err != nil {
+		return nil, err
 	}
 	g, err := s.group(req.Msg.GetGroup())
 	if err != nil {
 		return nil, err
 	}
-	ttl := cache.GroupTTL
-	if req.Msg.GetTtl() != nil {
-		ttl = req.Msg.GetTtl().AsDuration()
-	}
-	if err := g.Set(ctx, req.Msg.GetKey(), req.Msg.GetValue(), ttl); err != nil {
+	if err := g.Set(ctx, req.Msg.GetKey(), req.Msg.GetValue(), ttlOf(req.Msg.GetTtl())); err != nil {
 		return nil, errorFromCache(err)
 	}
 	return connect.NewResponse(&distcachev1.SetResponse{}), nil
+}
+
+// checkValue refuses a value over the node's --max-value-bytes.
+func (s *cacheService) checkValue(value []byte) error {
+	if n := int64(len(value)); n > s.maxValueBytes {
+		return fieldViolation(3, "value", descriptorpb.FieldDescriptorProto_TYPE_BYTES, "bytes.max_len",
+			fmt.Sprintf("value length must be at most %d bytes (this node's --max-value-bytes), got %d", s.maxValueBytes, n))
+	}
+	return nil
+}
+
+// ttlOf is a request's ttl: absent means the group's, zero forever.
+func ttlOf(d *durationpb.Duration) time.Duration {
+	if d == nil {
+		return cache.GroupTTL
+	}
+	return d.AsDuration()
 }
 
 // Delete removes the key from the group.

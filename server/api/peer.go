@@ -3,10 +3,8 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
@@ -53,19 +51,14 @@ func (s *peerService) Fetch(ctx context.Context, req *connect.Request[distcachev
 
 // Store sets a key as its owner.
 func (s *peerService) Store(ctx context.Context, req *connect.Request[distcachev1.StoreRequest]) (*connect.Response[distcachev1.StoreResponse], error) {
-	if n := int64(len(req.Msg.GetValue())); n > s.cs.maxValueBytes {
-		return nil, fieldViolation(3, "value", descriptorpb.FieldDescriptorProto_TYPE_BYTES, "bytes.max_len",
-			fmt.Sprintf("value length must be at most %d bytes (this node's --max-value-bytes), got %d", s.cs.maxValueBytes, n))
+	if err := s.cs.checkValue(req.Msg.GetValue()); err != nil {
+		return nil, err
 	}
 	g, err := s.cs.group(req.Msg.GetGroup())
 	if err != nil {
 		return nil, err
 	}
-	ttl := cache.GroupTTL
-	if req.Msg.GetTtl() != nil {
-		ttl = req.Msg.GetTtl().AsDuration()
-	}
-	if err := g.SetLocal(ctx, req.Msg.GetKey(), req.Msg.GetValue(), ttl); err != nil {
+	if err := g.SetLocal(ctx, req.Msg.GetKey(), req.Msg.GetValue(), ttlOf(req.Msg.GetTtl())); err != nil {
 		return nil, errorFromOwner(err)
 	}
 	return connect.NewResponse(&distcachev1.StoreResponse{}), nil

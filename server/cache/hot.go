@@ -73,15 +73,21 @@ func (c *hotCache) offer(key string, h uint64, value []byte, expires int64) bool
 		c.seen[h] = struct{}{}
 		return false
 	}
-	if el, ok := c.items[key]; ok {
+	c.storeLocked(e)
+	return true
+}
+
+// storeLocked keeps e, replacing any copy of its key and evicting the
+// least recently used copies until it fits.
+func (c *hotCache) storeLocked(e *entry) {
+	if el, ok := c.items[e.key]; ok {
 		c.removeLocked(el)
 	}
 	for c.bytes+e.cost > c.capacity {
 		c.removeLocked(c.ll.Back())
 	}
-	c.items[key] = c.ll.PushFront(&hotItem{key: key, e: e})
+	c.items[e.key] = c.ll.PushFront(&hotItem{key: e.key, e: e})
 	c.bytes += e.cost
-	return true
 }
 
 // remove drops key's copy, if any.
@@ -124,12 +130,5 @@ func (c *hotCache) put(key string, value []byte, expires int64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.removeLocked(el)
-	}
-	for c.bytes+e.cost > c.capacity {
-		c.removeLocked(c.ll.Back())
-	}
-	c.items[key] = c.ll.PushFront(&hotItem{key: key, e: e})
-	c.bytes += e.cost
+	c.storeLocked(e)
 }
