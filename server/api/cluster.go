@@ -30,12 +30,12 @@ type clusterService struct {
 
 var _ distcachev1connect.ClusterServiceHandler = (*clusterService)(nil)
 
-func (s *clusterService) member(m cluster.Member) *distcachev1.Member {
+func (s *clusterService) member(m cluster.Member, shares map[string]float64) *distcachev1.Member {
 	state := distcachev1.MemberState_MEMBER_STATE_ALIVE
 	if s.cluster.Suspect(m.ID) {
 		state = distcachev1.MemberState_MEMBER_STATE_SUSPECT
 	}
-	pm := &distcachev1.Member{Id: m.ID, Address: m.Addr, State: state}
+	pm := &distcachev1.Member{Id: m.ID, Address: m.Addr, State: state, RingShare: shares[m.ID]}
 	if !m.Since.IsZero() {
 		pm.Since = timestamppb.New(m.Since)
 	}
@@ -44,18 +44,21 @@ func (s *clusterService) member(m cluster.Member) *distcachev1.Member {
 
 // ListMembers lists the members of this node's ring.
 func (s *clusterService) ListMembers(context.Context, *connect.Request[distcachev1.ListMembersRequest]) (*connect.Response[distcachev1.ListMembersResponse], error) {
-	res := &distcachev1.ListMembersResponse{Self: s.cluster.Self()}
-	for _, m := range s.cluster.Ring().Members() {
-		res.Members = append(res.Members, s.member(m))
+	ring := s.cluster.Ring()
+	res := &distcachev1.ListMembersResponse{Self: s.cluster.Self(), Replicas: int32(ring.Replicas())}
+	shares := ring.Shares()
+	for _, m := range ring.Members() {
+		res.Members = append(res.Members, s.member(m, shares))
 	}
 	return connect.NewResponse(res), nil
 }
 
 // Owner says which member owns a key.
 func (s *clusterService) Owner(_ context.Context, req *connect.Request[distcachev1.OwnerRequest]) (*connect.Response[distcachev1.OwnerResponse], error) {
-	m, ok := s.cluster.Ring().Owner(req.Msg.GetKey())
+	ring := s.cluster.Ring()
+	m, ok := ring.Owner(req.Msg.GetKey())
 	if !ok {
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("the ring is empty"))
 	}
-	return connect.NewResponse(&distcachev1.OwnerResponse{Owner: s.member(m)}), nil
+	return connect.NewResponse(&distcachev1.OwnerResponse{Owner: s.member(m, ring.Shares())}), nil
 }

@@ -3,15 +3,19 @@
 // etcd leases), and the peer client.
 package cluster
 
-import "time"
+import "github.com/distcache/distcache/internal/ring"
 
-// Member is one node of the cluster.
-type Member struct {
-	// ID is the node's stable identity (--node-id); the ring hashes it.
-	ID string `json:"id"`
-	// Addr is the address other nodes reach it at (--advertise), as
-	// host:port.
-	Addr string `json:"addr"`
-	// Since is when the member joined (as it registered itself).
-	Since time.Time `json:"since"`
-}
+// Member is one node of the cluster; see [ring.Member].
+type Member = ring.Member
+
+// Ring maps keys to members; see [ring.Ring].
+type Ring = ring.Ring
+
+// DefaultReplicas is the ring's virtual nodes per member.
+const DefaultReplicas = ring.DefaultReplicas
+
+// NewRing builds a ring; see [ring.NewRing].
+func NewRing(members []Member, replicas int) *Ring { return ring.NewRing(members, replicas) }
+
+// KeyHash is the hash the ring places a key by; see [ring.KeyHash].
+func KeyHash(key string) uint64 { return ring.KeyHash(key) }

@@ -120,7 +120,10 @@ type ListMembersResponse struct {
 	// members are the members of the ring.
 	Members []*Member `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
 	// self is the id of the answering node.
-	Self          string `protobuf:"bytes,2,opt,name=self,proto3" json:"self,omitempty"`
+	Self string `protobuf:"bytes,2,opt,name=self,proto3" json:"self,omitempty"`
+	// replicas is the ring's virtual nodes per member, so a client can place
+	// keys exactly as the nodes do.
+	Replicas      int32 `protobuf:"varint,3,opt,name=replicas,proto3" json:"replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -169,6 +172,13 @@ func (x *ListMembersResponse) GetSelf() string {
 	return ""
 }
 
+func (x *ListMembersResponse) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
 // Member is one node of the cluster.
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -179,7 +189,10 @@ type Member struct {
 	// state is how the answering node sees it.
 	State MemberState `protobuf:"varint,3,opt,name=state,proto3,enum=distcache.v1.MemberState" json:"state,omitempty"`
 	// since is when it joined.
-	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	Since *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// ring_share is the fraction of the keyspace it owns (the shares add up
+	// to 1).
+	RingShare     float64 `protobuf:"fixed64,5,opt,name=ring_share,json=ringShare,proto3" json:"ring_share,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,6 +253,13 @@ func (x *Member) GetSince() *timestamppb.Timestamp {
 		return x.Since
 	}
 	return nil
+}
+
+func (x *Member) GetRingShare() float64 {
+	if x != nil {
+		return x.RingShare
+	}
+	return 0
 }
 
 // OwnerRequest names a key.
@@ -339,15 +359,18 @@ var File_distcache_v1_cluster_proto protoreflect.FileDescriptor
 const file_distcache_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"\x1adistcache/v1/cluster.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n" +
-	"\x12ListMembersRequest\"Y\n" +
+	"\x12ListMembersRequest\"u\n" +
 	"\x13ListMembersResponse\x12.\n" +
 	"\amembers\x18\x01 \x03(\v2\x14.distcache.v1.MemberR\amembers\x12\x12\n" +
-	"\x04self\x18\x02 \x01(\tR\x04self\"\x95\x01\n" +
+	"\x04self\x18\x02 \x01(\tR\x04self\x12\x1a\n" +
+	"\breplicas\x18\x03 \x01(\x05R\breplicas\"\xb4\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12/\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x19.distcache.v1.MemberStateR\x05state\x120\n" +
-	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\",\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1d\n" +
+	"\n" +
+	"ring_share\x18\x05 \x01(\x01R\tringShare\",\n" +
 	"\fOwnerRequest\x12\x1c\n" +
 	"\x03key\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\";\n" +

@@ -1,4 +1,7 @@
-package cluster
+// Package ring is distcache's consistent-hash ring: which member owns a
+// key. It is a leaf package (it needs only xxhash), so clients can place
+// keys exactly as the nodes do.
+package ring
 
 import (
 	"cmp"
@@ -165,4 +168,32 @@ func (r *Ring) Equal(o *Ring) bool {
 		slices.EqualFunc(r.members, o.members, func(a, b Member) bool {
 			return a.ID == b.ID && a.Addr == b.Addr
 		})
+}
+
+// Shares returns each member's share of the hash space, by ID: the
+// fraction of keys it owns on average. The shares add up to 1.
+func (r *Ring) Shares() map[string]float64 {
+	out := map[string]float64{}
+	if r == nil || len(r.points) == 0 {
+		return out
+	}
+	const space = float64(1<<63) * 2
+	prev := r.points[len(r.points)-1]
+	for i, p := range r.points {
+		// Point i owns (prev, p], wrapping past the top of the space.
+		out[r.members[r.owners[i]].ID] += float64(p-prev) / space
+		prev = p
+	}
+	if len(r.points) == 1 {
+		out[r.members[r.owners[0]].ID] = 1
+	}
+	return out
+}
+
+// Replicas returns the virtual nodes per member.
+func (r *Ring) Replicas() int {
+	if r == nil {
+		return 0
+	}
+	return r.replicas
 }

@@ -1,4 +1,4 @@
-package cluster
+package ring
 
 import (
 	"fmt"
@@ -388,4 +388,32 @@ func ExampleNewRing() {
 	// user:1 -> node-c 10.0.0.3:7946
 	// user:2 -> node-b 10.0.0.2:7946
 	// user:3 -> node-c 10.0.0.3:7946
+}
+
+func TestShares(t *testing.T) {
+	var members []Member
+	for i := range 10 {
+		members = append(members, Member{ID: fmt.Sprintf("node-%d", i), Addr: "x"})
+	}
+	r := NewRing(members, 0)
+	shares := r.Shares()
+	const keys = 200_000
+	counts := map[string]int{}
+	for i := range keys {
+		m, _ := r.Owner(fmt.Sprintf("key-%d", i))
+		counts[m.ID]++
+	}
+	var sum float64
+	for id, s := range shares {
+		sum += s
+		if got := float64(counts[id]) / keys; math.Abs(got-s) > 0.01 {
+			t.Errorf("%s: share %.4f but owns %.4f of sampled keys", id, s, got)
+		}
+	}
+	if math.Abs(sum-1) > 1e-9 || len(shares) != 10 {
+		t.Fatalf("shares sum to %v over %d members", sum, len(shares))
+	}
+	if one := NewRing(members[:1], 1).Shares(); one["node-0"] != 1 {
+		t.Fatalf("a lone member's share = %v", one)
+	}
 }
