@@ -42,8 +42,12 @@ func startClusterTB(t testing.TB, n int, cfg Config) []*testNode {
 		c.Cluster.Peers = peers
 		nodes[i] = startNodeOn(t, c, ln)
 	}
+	deadline := time.Now().Add(30 * time.Second)
 	for _, nd := range nodes {
 		for nd.Picker().Ring().Len() != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s's ring never held all %d nodes", nd.Picker().Self(), n)
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
