@@ -1,0 +1,138 @@
+import { type Client, createClient as createServiceClient } from "@connectrpc/connect";
+
+import { AdminService, type GroupStats, type Plugin } from "./gen/distcache/v1/admin_pb.js";
+import { CacheService } from "./gen/distcache/v1/cache_pb.js";
+import { ClusterService, type Member } from "./gen/distcache/v1/cluster_pb.js";
+import { call, DistcacheError } from "./error.js";
+import { createTransport, type Protocol } from "./transport.js";
+import { bytesOf, msToDuration, type Value, valueOf } from "./value.js";
+
+/**
+ * ClientOptions configure a {@link DistcacheClient}.
+ */
+export interface ClientOptions {
+  /** baseUrl is the node's URL, e.g. "http://localhost:8080". Required. */
+  baseUrl: string;
+  /** protocol is the wire protocol; default "grpc-web". */
+  protocol?: Protocol;
+  /** adminToken is sent as "Authorization: Bearer <adminToken>" with
+   * purge and setGroupPolicy, and with no other call. Default none. */
+  adminToken?: string;
+  /** timeoutMs is every call's deadline, sent to the node too; default
+   * none. */
+  timeoutMs?: number;
+  /** fetch replaces globalThis.fetch, e.g. to add credentials or for
+   * tests. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/**
+ * DistcacheClient calls one distcache node; the node forwards each key to
+ * its owner. Every method rejects with a {@link DistcacheError}. A client
+ * holds no connection state of its own (fetch does), so one can be shared
+ * by the whole page and used by any number of calls at once.
+ *
+ * cache, admin and cluster are the generated Connect clients, for what the
+ * methods do not cover (per-call headers, an AbortSignal); they reject with
+ * ConnectError, which {@link DistcacheError.from} converts.
+ */
+export class DistcacheClient {
+  /** cache is the raw CacheService client. */
+  readonly cache: Client<typeof CacheService>;
+  /** admin is the raw AdminService client; it sends adminToken with Purge
+   * and SetGroupPolicy. */
+  readonly admin: Client<typeof AdminService>;
+  /** cluster is the raw ClusterService client. */
+  readonly cluster: Client<typeof ClusterService>;
+
+  /** The constructor throws a TypeError for a missing baseUrl or an
+   * unknown protocol. */
+  constructor(opts: ClientOptions) {
+    if (typeof opts?.baseUrl !== "string" || opts.baseUrl === "") {
+      throw new TypeError("distcache: ClientOptions.baseUrl is required, e.g. \"http://localhost:8080\"");
+    }
+    const transport = createTransport(opts);
+    this.cache = createServiceClient(CacheService, transport);
+    this.admin = createServiceClient(AdminService, transport);
+    this.cluster = createServiceClient(ClusterService, transport);
+  }
+
+  /** get returns the value of key in group, loading it on a miss; a key
+   * the group's source does not have rejects with code "not_found". */
+  get(group: string, key: string): Promise<Value> {
+    return call(async () => valueOf(await this.cache.get({ group, key })));
+  }
+
+  /** getString is get decoding the value as UTF-8. */
+  async getString(group: string, key: string): Promise<string> {
+    return (await this.get(group, key)).text();
+  }
+
+  /**
+   * set stores value (a string is stored as UTF-8) under key in group.
+   * opts.ttlMs is the entry's lifetime: omitted means the group's ttl, 0
+   * means it never expires; the node allows at most 365 days.
+   */
+  set(group: string, key: string, value: Uint8Array | string, opts: { ttlMs?: number } = {}): Promise<void> {
+    return call(async () => {
+      const ttl = opts.ttlMs === undefined ? undefined : msToDuration(opts.ttlMs);
+      await this.cache.set({ group, key, value: bytesOf(value), ttl });
+    });
+  }
+
+  /** delete removes key from group; deleting a missing key succeeds. */
+  delete(group: string, key: string): Promise<void> {
+    return call(async () => {
+      await this.cache.delete({ group, key });
+    });
+  }
+
+  /** stats returns the counters of group, or of every group (sorted by
+   * name) when group is omitted. */
+  stats(group?: string): Promise<GroupStats[]> {
+    return call(async () => (await this.admin.getStats({ group })).groups);
+  }
+
+  /** plugins lists the plugin modules the node has loaded, sorted by
+   * name. */
+  plugins(): Promise<Plugin[]> {
+    return call(async () => (await this.admin.listPlugins({})).plugins);
+  }
+
+  /** setGroupPolicy switches group to a loaded policy plugin and returns
+   * the policy now in use. It needs adminToken. */
+  setGroupPolicy(group: string, policy: string): Promise<string> {
+    return call(async () => (await this.admin.setGroupPolicy({ group, policy })).policy);
+  }
+
+  /** purge drops every entry the node holds for group (its source is not
+   * touched) and returns how many it dropped. It needs adminToken. */
+  purge(group: string): Promise<bigint> {
+    return call(async () => (await this.admin.purge({ group })).removed);
+  }
+
+  /** members lists the ring as the node sees it: its own id, the virtual
+   * nodes per member, and the members sorted by id. */
+  members(): Promise<{ self: string; replicas: number; members: Member[] }> {
+    return call(async () => {
+      const res = await this.cluster.listMembers({});
+      return { self: res.self, replicas: res.replicas, members: res.members };
+    });
+  }
+
+  /** owner returns the member that owns key. */
+  owner(key: string): Promise<Member> {
+    return call(async () => {
+      const res = await this.cluster.owner({ key });
+      if (res.owner === undefined) {
+        throw new DistcacheError("internal", "[internal] the node named no owner");
+      }
+      return res.owner;
+    });
+  }
+}
+
+/** createClient is `new DistcacheClient(opts)`. */
+export function createClient(opts: ClientOptions): DistcacheClient {
+  return new DistcacheClient(opts);
+}
