@@ -1,13 +1,20 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // curlCase is one buf curl call in TestBufCurl.
@@ -51,10 +58,16 @@ func TestBufCurl(t *testing.T) {
 // the protocol's own key for Set and Delete.
 func curlCases(key string) []curlCase {
 	const (
-		get   = "distcache.v1.CacheService/Get"
-		purge = "distcache.v1.AdminService/Purge"
+		get    = "distcache.v1.CacheService/Get"
+		purge  = "distcache.v1.AdminService/Purge"
+		policy = "distcache.v1.AdminService/SetGroupPolicy"
+		owner  = "distcache.v1.ClusterService/Owner"
 	)
 	keyBody := `{"group":"default","key":"` + key + `"}`
+	// This node runs no policy plugin "nosuch": a switch to it must be
+	// refused, and only after the token is checked.
+	policyBody := data(`{"group":"default","policy":"nosuch"}`)
+	token := []string{"-H", "Authorization: Bearer tok"}
 	return []curlCase{
 		{"Get", get, data(`{"group":"default","key":"hello"}`), false, wantValue("d29ybGQ=")},
 		{"Set", "distcache.v1.CacheService/Set",
@@ -63,15 +76,22 @@ func curlCases(key string) []curlCase {
 		{"Delete", "distcache.v1.CacheService/Delete", data(keyBody), false, wantEmpty},
 		{"GetAfterDelete", get, data(keyBody), false, wantError("not_found", key)},
 		{"GetStats", "distcache.v1.AdminService/GetStats", data(`{}`), false, wantDefaultStats},
-		{"Purge", purge, append(data(`{"group":"default"}`), "-H", "Authorization: Bearer tok"), false, wantRemoved},
+		{"Purge", purge, slices.Concat(token, data(`{"group":"default"}`)), false, wantRemoved},
 		{"PurgeNoToken", purge, data(`{"group":"default"}`), false, wantError("unauthenticated", "")},
 		{"PurgeWrongToken", purge, append(data(`{"group":"default"}`), "-H", "Authorization: Bearer nope"),
 			false, wantError("unauthenticated", "")},
+		{"ListPlugins", "distcache.v1.AdminService/ListPlugins", data(`{}`), false, wantPlugins},
+		{"SetGroupPolicy", policy, slices.Concat(token, policyBody), false, wantError("failed_precondition", "nosuch")},
+		{"SetGroupPolicyNoToken", policy, policyBody, false, wantError("unauthenticated", "")},
+		{"ListMembers", "distcache.v1.ClusterService/ListMembers", data(`{}`), false, wantMembers},
+		{"Owner", owner, data(`{"key":"hello"}`), false, wantOwner},
+		{"OwnerInvalidKey", owner, data(`{"key":""}`), false, wantError("invalid_argument", "key")},
 		{"HealthCheck", "grpc.health.v1.Health/Check", data(`{}`), false, wantField("status", "SERVING")},
 		{"HealthList", "grpc.health.v1.Health/List", data(`{}`), false, wantListed},
 		{"HealthWatch", "grpc.health.v1.Health/Watch", data(`{"service":"distcache.v1.CacheService"}`),
 			true, wantField("status", "SERVING")},
-		{"ListMethods", "", []string{"--list-methods"}, false, wantMethods},
+		{"ListServices", "", []string{"--list-services"}, false, wantListing(publicServices)},
+		{"ListMethods", "", []string{"--list-methods"}, false, wantListing(publicMethods)},
 		{"InvalidKey", get, data(`{"group":"default","key":""}`), false, wantError("invalid_argument", "key")},
 	}
 }
@@ -177,21 +197,98 @@ func wantListed(t *testing.T, r curlResult) {
 	}
 }
 
-// wantMethods checks that r lists every public method.
-func wantMethods(t *testing.T, r curlResult) {
-	if r.code != 0 {
-		t.Fatalf("exit code %d; stderr:\n%s", r.code, r.stderr)
+// publicServices and publicMethods are what reflection must list: every
+// service and method meant for clients (PeerService is not).
+var (
+	publicServices = []string{
+		"distcache.v1.AdminService", "distcache.v1.CacheService",
+		"distcache.v1.ClusterService", "grpc.health.v1.Health",
 	}
-	got := strings.Fields(r.stdout)
-	for _, m := range []string{
+	publicMethods = []string{
 		"distcache.v1.CacheService/Get", "distcache.v1.CacheService/Set",
-		"distcache.v1.CacheService/Delete", "distcache.v1.AdminService/GetStats",
-		"distcache.v1.AdminService/Purge", "grpc.health.v1.Health/Check",
-		"grpc.health.v1.Health/List", "grpc.health.v1.Health/Watch",
-	} {
-		if !slices.Contains(got, m) {
-			t.Errorf("--list-methods lacks %s; got:\n%s", m, r.stdout)
+		"distcache.v1.CacheService/Delete",
+		"distcache.v1.AdminService/GetStats", "distcache.v1.AdminService/Purge",
+		"distcache.v1.AdminService/ListPlugins", "distcache.v1.AdminService/SetGroupPolicy",
+		"distcache.v1.ClusterService/ListMembers", "distcache.v1.ClusterService/Owner",
+		"grpc.health.v1.Health/Check", "grpc.health.v1.Health/List",
+		"grpc.health.v1.Health/Watch",
+	}
+)
+
+// wantListing returns a check that r printed exactly the names want,
+// one per line, in any order.
+func wantListing(want []string) func(*testing.T, curlResult) {
+	return func(t *testing.T, r curlResult) {
+		if r.code != 0 {
+			t.Fatalf("exit code %d; stderr:\n%s", r.code, r.stderr)
 		}
+		got := slices.Sorted(slices.Values(strings.Fields(r.stdout)))
+		if !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+			t.Errorf("listed:\n%s\nwant exactly %v", r.stdout, want)
+		}
+	}
+}
+
+// wantPlugins checks that r is a ListPluginsResponse: an object whose
+// plugins, if any (a node without built plugins has none), are a list of
+// named plugins.
+func wantPlugins(t *testing.T, r curlResult) {
+	m := wantJSON(t, r)
+	ps, ok := m["plugins"].([]any)
+	if _, present := m["plugins"]; present && !ok {
+		t.Fatalf("plugins = %v, want a list", m["plugins"])
+	}
+	for _, p := range ps {
+		if p, _ := p.(map[string]any); p["name"] == nil || p["kind"] == nil {
+			t.Errorf("plugin %v lacks a name or kind", p)
+		}
+	}
+}
+
+// memberJSON is a Member as protojson prints it.
+type memberJSON struct {
+	ID        string  `json:"id"`
+	Address   string  `json:"address"`
+	State     string  `json:"state"`
+	RingShare float64 `json:"ringShare"`
+}
+
+// wantMembers checks that r lists the node alone: itself, alive, owning
+// the whole ring of 160 replicas.
+func wantMembers(t *testing.T, r curlResult) {
+	wantJSON(t, r)
+	var res struct {
+		Members  []memberJSON `json:"members"`
+		Self     string       `json:"self"`
+		Replicas int          `json:"replicas"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Members) != 1 || res.Self == "" || res.Replicas != 160 {
+		t.Fatalf("ListMembers = %+v, want one member, self and 160 replicas", res)
+	}
+	wantSelf(t, res.Members[0], res.Self)
+}
+
+// wantOwner checks that r names the node alone as the key's owner.
+func wantOwner(t *testing.T, r curlResult) {
+	wantJSON(t, r)
+	var res struct {
+		Owner memberJSON `json:"owner"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	wantSelf(t, res.Owner, res.Owner.Address) // a lone node's ID is its address
+}
+
+// wantSelf checks that m is a lone node with ID id: alive, reachable at a
+// host:port, owning (within rounding) the whole ring.
+func wantSelf(t *testing.T, m memberJSON, id string) {
+	t.Helper()
+	if m.ID != id || !strings.Contains(m.Address, ":") || m.State != "MEMBER_STATE_ALIVE" || m.RingShare < 0.999 {
+		t.Errorf("member = %+v, want %q alive at host:port with ring share 1", m, id)
 	}
 }
 
@@ -199,10 +296,17 @@ func wantMethods(t *testing.T, r curlResult) {
 // itself, returns the first message it prints as stdout, then stops it.
 func bufCurlFirst(t *testing.T, args ...string) curlResult {
 	t.Helper()
+	return firstMessage(t, bins.buf, append([]string{"curl"}, args...)...)
+}
+
+// firstMessage runs name with args, which print a stream of JSON
+// messages, returns the first as stdout, then stops it.
+func firstMessage(t *testing.T, name string, args ...string) curlResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.buf, append([]string{"curl"}, args...)...)
-	cmd.Dir, cmd.Env = t.TempDir(), childEnv()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env, cmd.WaitDelay = t.TempDir(), childEnv(), time.Second
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -210,7 +314,7 @@ func bufCurlFirst(t *testing.T, args ...string) curlResult {
 		err = cmd.Start()
 	}
 	if err != nil {
-		t.Fatalf("buf curl: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	var first json.RawMessage
 	decErr := json.NewDecoder(out).Decode(&first)
@@ -220,4 +324,168 @@ func bufCurlFirst(t *testing.T, args ...string) curlResult {
 		t.Fatalf("no message from the stream: %v; stderr:\n%s", decErr, stderr)
 	}
 	return curlResult{stdout: string(first), stderr: stderr.String()}
+}
+
+// TestReadmeRecipes runs the buf curl recipes of the README's "Calling
+// the API" section as written, each line on its own, against a live
+// node: with the README's shell setup, its `go tool buf` replaced by the
+// buf binary and N by the node's URL, and P set to each protocol in turn.
+// The recipes must call every public RPC and show all three protocols.
+func TestReadmeRecipes(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("the recipes need bash:", err)
+	}
+	setup, recipes := readmeRecipes(t)
+	wantCoverage(t, recipes)
+	n := startNode(t, "--admin-token", shellVar(t, setup, "T"))
+	for _, proto := range []string{"grpc", "grpcweb", "connect"} {
+		t.Run(proto, func(t *testing.T) {
+			script := strings.Join(append(setup, "N="+n.baseURL, "P="+proto), "\n") + "\n"
+			for i, line := range recipes {
+				t.Run(fmt.Sprintf("%02d-%s", i, recipeName(line)), func(t *testing.T) {
+					check, stream := recipeCheck(line)
+					if stream {
+						check(t, firstMessage(t, bash, "-c", script+line))
+					} else {
+						check(t, runBash(t, bash, script+line))
+					}
+				})
+			}
+		})
+	}
+}
+
+// recipeMethod matches the method a recipe calls.
+var recipeMethod = regexp.MustCompile(`\$N/(\S+)`)
+
+// recipeCall matches a recipe: a call of bufcurl, perhaps with P set for
+// it alone.
+var recipeCall = regexp.MustCompile(`^(P=\w+\s+)?bufcurl\s`)
+
+// readmeRecipes returns the shell setup (the variables and the bufcurl
+// function, which runs the buf binary) and the recipe lines of the
+// README's "Calling the API" section, in order.
+func readmeRecipes(t *testing.T) (setup, recipes []string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## Calling the API\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !ok {
+		t.Fatal(`README.md has no "## Calling the API" section`)
+	}
+	var inSh, fn bool
+	for line := range strings.Lines(section) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "```"):
+			inSh = !inSh && line == "```sh"
+		case !inSh:
+		case recipeCall.MatchString(line):
+			recipes = append(recipes, line)
+		case strings.HasPrefix(line, "bufcurl() {"):
+			if !strings.Contains(line, "go tool buf curl ") {
+				t.Fatalf("bufcurl does not run go tool buf curl: %s", line)
+			}
+			setup = append(setup, strings.Replace(line, "go tool buf", "exec "+shellQuote(bins.buf), 1))
+			fn = true
+		case regexp.MustCompile(`^[A-Z]+=\S`).MatchString(line):
+			setup = append(setup, line)
+		}
+	}
+	if !fn || len(recipes) == 0 {
+		t.Fatalf("the section defines bufcurl: %v; %d recipes", fn, len(recipes))
+	}
+	return setup, recipes
+}
+
+// wantCoverage fails unless recipes call every public method, list the
+// services and methods, and show each protocol.
+func wantCoverage(t *testing.T, recipes []string) {
+	t.Helper()
+	all := strings.Join(recipes, "\n")
+	var methods []string
+	for _, m := range recipeMethod.FindAllStringSubmatch(all, -1) {
+		methods = append(methods, m[1])
+	}
+	for _, m := range publicMethods {
+		if !slices.Contains(methods, m) {
+			t.Errorf("no README recipe calls %s", m)
+		}
+	}
+	for _, want := range []string{"P=grpc ", "P=grpcweb ", "P=connect ", "--list-services", "--list-methods"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no README recipe has %q", want)
+		}
+	}
+}
+
+// shellVar returns the value the setup gives name.
+func shellVar(t *testing.T, setup []string, name string) string {
+	t.Helper()
+	for _, line := range setup {
+		if v, ok := strings.CutPrefix(line, name+"="); ok {
+			return strings.Fields(v)[0]
+		}
+	}
+	t.Fatalf("the README's setup does not set %s", name)
+	return ""
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// recipeName names a recipe's subtest: its method or listing, and its
+// protocol if it sets one.
+func recipeName(line string) string {
+	name := "list"
+	if m := recipeMethod.FindStringSubmatch(line); m != nil {
+		name = m[1]
+	} else if strings.Contains(line, "--list-") {
+		name = line[strings.Index(line, "--list-")+2:]
+		name, _, _ = strings.Cut(name, " ")
+	}
+	if p, ok := strings.CutPrefix(strings.Fields(line)[0], "P="); ok {
+		name += "-" + p
+	}
+	return name
+}
+
+// recipeCheck returns what a recipe must print, and whether it is a
+// stream to stop after the first message. SetGroupPolicy is refused:
+// the test node has no policy plugins.
+func recipeCheck(line string) (func(*testing.T, curlResult), bool) {
+	switch {
+	case strings.Contains(line, "--list-services"):
+		return wantListing(publicServices), false
+	case strings.Contains(line, "--list-methods"):
+		return wantListing(publicMethods), false
+	case strings.Contains(line, "/grpc.health.v1.Health/Watch"):
+		return wantField("status", "SERVING"), true
+	case strings.Contains(line, "/distcache.v1.AdminService/SetGroupPolicy"):
+		return wantError("failed_precondition", "not loaded"), false
+	}
+	return func(t *testing.T, r curlResult) { wantJSON(t, r) }, false
+}
+
+// runBash runs script with bash -c and returns its output and exit code.
+func runBash(t *testing.T, bash, script string) curlResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bash, "-c", script)
+	cmd.Dir, cmd.Env, cmd.WaitDelay = t.TempDir(), childEnv(), time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("no answer within %v:\n%s", readyTimeout, script)
+	}
+	if exitErr := (*exec.ExitError)(nil); err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("bash: %v", err)
+	}
+	return curlResult{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 }

@@ -47,7 +47,7 @@ func WithTTL(d time.Duration) SetOption {
 func (c *Client) Get(ctx context.Context, group, key string) (Value, error) {
 	req := &distcachev1.GetRequest{Group: group, Key: key}
 	var res *distcachev1.GetResponse
-	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+	err := c.callKey(ctx, key, func(ctx context.Context, e *endpoint) error {
 		r, err := e.cache.Get(ctx, connect.NewRequest(req))
 		if err == nil {
 			res = r.Msg
@@ -84,7 +84,7 @@ func (c *Client) Set(ctx context.Context, group, key string, value []byte, opts 
 	for _, o := range opts {
 		o.applyToSet(req)
 	}
-	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+	err := c.callKey(ctx, key, func(ctx context.Context, e *endpoint) error {
 		_, err := e.cache.Set(ctx, connect.NewRequest(req))
 		return err
 	})
@@ -101,7 +101,7 @@ func (c *Client) SetString(ctx context.Context, group, key, value string, opts .
 // [ErrNotFound].
 func (c *Client) Delete(ctx context.Context, group, key string) error {
 	req := &distcachev1.DeleteRequest{Group: group, Key: key}
-	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+	err := c.callKey(ctx, key, func(ctx context.Context, e *endpoint) error {
 		_, err := e.cache.Delete(ctx, connect.NewRequest(req))
 		return err
 	})

@@ -17,11 +17,14 @@ import (
 )
 
 // Client calls a set of distcache nodes. It spreads calls over them round
-// robin and retries a failed call on the next node (see [RetryPolicy]).
-// It is safe for concurrent use; make one and share it.
+// robin and retries a failed call on the next node (see [RetryPolicy]);
+// with [WithOwnerRouting] it sends each key's calls to the key's owner
+// first. It is safe for concurrent use; make one and share it.
 type Client struct {
 	endpoints  []endpoint
 	next       atomic.Uint64 // the endpoint the next call starts at
+	router     *ownerRouter  // nil unless WithOwnerRouting
+	copts      []connect.ClientOption
 	retry      RetryPolicy
 	timeout    time.Duration
 	adminToken string
@@ -36,9 +39,10 @@ type Client struct {
 
 // endpoint is one node's clients.
 type endpoint struct {
-	url   string
-	cache distcachev1connect.CacheServiceClient
-	admin distcachev1connect.AdminServiceClient
+	url     string
+	cache   distcachev1connect.CacheServiceClient
+	admin   distcachev1connect.AdminServiceClient
+	cluster distcachev1connect.ClusterServiceClient
 }
 
 // New returns a client of the nodes at endpoints, base URLs such as
@@ -70,15 +74,24 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 		c.http = &http.Client{Transport: newTransport(cfg.tls)}
 		c.ownsHTTP = true
 	}
-	copts, _ := cfg.protocol.clientOptions() // validated above
+	c.copts, _ = cfg.protocol.clientOptions() // validated above
 	for _, u := range urls {
-		c.endpoints = append(c.endpoints, endpoint{
-			url:   u,
-			cache: distcachev1connect.NewCacheServiceClient(c.http, u, copts...),
-			admin: distcachev1connect.NewAdminServiceClient(c.http, u, copts...),
-		})
+		c.endpoints = append(c.endpoints, *c.newEndpoint(u))
+	}
+	if cfg.ownerRouting {
+		c.router = newOwnerRouter(c, cfg.ownerRefresh)
 	}
 	return c, nil
+}
+
+// newEndpoint returns the clients of the node at base URL u.
+func (c *Client) newEndpoint(u string) *endpoint {
+	return &endpoint{
+		url:     u,
+		cache:   distcachev1connect.NewCacheServiceClient(c.http, u, c.copts...),
+		admin:   distcachev1connect.NewAdminServiceClient(c.http, u, c.copts...),
+		cluster: distcachev1connect.NewClusterServiceClient(c.http, u, c.copts...),
+	}
 }
 
 // parseEndpoints checks every endpoint and returns them without a
@@ -116,10 +129,16 @@ func checkEndpoint(ep string) error {
 	return nil
 }
 
-// Close closes the idle connections of the client's default transport.
-// It leaves a client given with [WithHTTPClient] alone. Calls after Close
-// still work, on new connections.
+// Close stops the membership refresh of [WithOwnerRouting], waiting for
+// it to end, and closes the idle connections of the client's default
+// transport. It leaves a client given with [WithHTTPClient] alone. Calls
+// after Close still work, on new connections; with owner routing they
+// use the last membership the client saw. Close may be called more than
+// once, and concurrently with calls.
 func (c *Client) Close() {
+	if c.router != nil {
+		c.router.close()
+	}
 	if c.ownsHTTP {
 		c.http.CloseIdleConnections()
 	}

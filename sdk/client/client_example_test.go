@@ -104,3 +104,31 @@ func ExampleWithRetry() {
 	// world <nil>
 	// world <nil>
 }
+
+func ExampleWithOwnerRouting() {
+	urls, stop := exampleCluster(3)
+	defer stop()
+
+	// One endpoint is enough: the client learns the other members from it
+	// and sends each key to its owner, which answers from its own store.
+	c, err := client.New(urls[:1], client.WithOwnerRouting(10*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, key := range []string{"user:1", "user:2", "user:3"} {
+		if err := c.SetString(ctx, "default", key, "Ada"); err != nil {
+			log.Fatal(err)
+		}
+		v, err := c.Get(ctx, "default", key)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s = %s from %s\n", key, v.Bytes, v.Source)
+	}
+	// Output:
+	// user:1 = Ada from local
+	// user:2 = Ada from local
+	// user:3 = Ada from local
+}

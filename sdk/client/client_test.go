@@ -168,6 +168,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"max below base", []string{"http://ok:1"}, []client.Option{client.WithRetry(client.RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Millisecond})}, "MaxDelay 1ms is less than BaseDelay 1s"},
 		{"negative timeout", []string{"http://ok:1"}, []client.Option{client.WithTimeout(-1)}, "WithTimeout"},
 		{"nil http client", []string{"http://ok:1"}, []client.Option{client.WithHTTPClient(nil)}, "nil *http.Client"},
+		{"negative refresh", []string{"http://ok:1"}, []client.Option{client.WithOwnerRouting(-time.Second)}, "WithOwnerRouting: negative refresh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

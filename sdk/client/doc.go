@@ -1,6 +1,6 @@
 // Package client is the Go client of distcache for services: Get, Set and
-// Delete on a cluster of nodes, with round-robin load spreading and
-// retries that skip an unreachable node.
+// Delete on a cluster of nodes, with round-robin load spreading, optional
+// owner-aware routing, and retries that skip an unreachable node.
 //
 // # Connecting
 //
@@ -16,6 +16,11 @@
 //	}
 //	defer c.Close()
 //	v, err := c.GetString(ctx, "default", "hello")
+//
+// [WithOwnerRouting] saves the forwarding hop: the client learns the
+// membership from ClusterService, places keys on the ring exactly as the
+// nodes do, and sends each Get, Set and Delete to the key's owner first,
+// falling back to the endpoints round robin when the owner is down.
 //
 // By default the client speaks gRPC over HTTP/2 (h2c for http://, TLS for
 // https://); [WithProtocol] switches to the Connect or gRPC-Web protocol.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"net/http"
@@ -20,7 +21,11 @@ type config struct {
 	adminToken string
 	retry      RetryPolicy
 	timeout    time.Duration
-	errs       []error
+
+	ownerRouting bool
+	ownerRefresh time.Duration
+
+	errs []error
 }
 
 type optionFunc func(*config)
@@ -79,6 +84,38 @@ func WithTimeout(d time.Duration) Option {
 			c.errs = append(c.errs, errors.New("WithTimeout: negative duration"))
 		}
 		c.timeout = d
+	})
+}
+
+// WithOwnerRouting makes the client send each Get, Set and Delete to the
+// node that owns the key, saving the hop from the node it reached to the
+// owner. The default is off: calls go round robin and the node forwards.
+//
+// The client learns the membership from ClusterService/ListMembers on one
+// of its endpoints (round robin, with its retries), on its first Get, Set
+// or Delete (which waits for the answer while its context allows) and
+// then every refresh in the background until [Client.Close]; refresh 0
+// means 5s. It places keys by consistent hashing over the members' IDs
+// with the answer's replica count, exactly as the nodes do, and calls
+// a member at its advertised host:port with the scheme of the endpoint
+// that answered (so with TLS its certificate must name that host);
+// members need not be among the endpoints given to [New].
+//
+// The owner gets the first attempt of a call. On a retryable error (see
+// [RetryPolicy]; the owner's attempt counts as one of MaxAttempts) the
+// call goes on round robin over the endpoints given to [New], and the
+// owner is passed over until the next refresh; so are members the node
+// reports as suspect. Until the membership is known (or when no member
+// owns the key, or it has no usable address) calls go round robin. A
+// failed refresh keeps the membership the client had. Stats is not
+// routed. The routing state is safe for concurrent use.
+func WithOwnerRouting(refresh time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if refresh < 0 {
+			c.errs = append(c.errs, errors.New("WithOwnerRouting: negative refresh"))
+		}
+		c.ownerRouting = true
+		c.ownerRefresh = cmp.Or(refresh, defaultOwnerRefresh)
 	})
 }
 

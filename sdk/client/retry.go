@@ -108,22 +108,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 // call runs one RPC, fn, with retries: the first attempt goes to the next
 // endpoint in round-robin order and each retry to the one after.
 func (c *Client) call(ctx context.Context, fn func(context.Context, *endpoint) error) error {
+	return c.callFirst(ctx, nil, fn)
+}
+
+// callFirst is call with the first attempt at first, unless it is nil;
+// the retries go round robin as in call. A first member whose attempt
+// failed with a retryable error is passed over from then on (until the
+// owner router builds a new table).
+func (c *Client) callFirst(ctx context.Context, first *member, fn func(context.Context, *endpoint) error) error {
 	start := c.next.Add(1) - 1
 	for n := 0; ; n++ {
-		e := &c.endpoints[(start+uint64(n))%uint64(len(c.endpoints))]
-		err := c.attempt(ctx, e, fn)
+		err := c.attempt(ctx, c.pick(first, start, n), fn)
 		if err == nil {
 			return nil
 		}
-		var timeout *attemptTimeoutError
-		// connect-go reports a connection reset by the peer (a node that
-		// died mid-call) as Canceled; with the caller's context still live
-		// that is the node going away, not the caller giving up. Every call
-		// is idempotent, so it is safe to try the next node.
-		reset := connect.CodeOf(err) == connect.CodeCanceled && ctx.Err() == nil
-		retry := IsRetryable(err) || reset || (errors.As(err, &timeout) && ctx.Err() == nil)
-		if !retry {
+		if !c.retryable(ctx, err) {
 			return err
+		}
+		if n == 0 && first != nil {
+			first.passOver.Store(true)
 		}
 		if n+1 >= c.retry.MaxAttempts {
 			return fmt.Errorf("%d attempts: %w", n+1, err)
@@ -132,6 +135,31 @@ func (c *Client) call(ctx context.Context, fn func(context.Context, *endpoint) e
 			return fmt.Errorf("%w after %d attempts (last error: %w)", serr, n+1, err)
 		}
 	}
+}
+
+// pick returns the endpoint of attempt n (from 0) of a call that starts
+// round robin at start, or at first when it is not nil.
+func (c *Client) pick(first *member, start uint64, n int) *endpoint {
+	if first != nil {
+		if n == 0 {
+			return first.endpoint
+		}
+		n--
+	}
+	return &c.endpoints[(start+uint64(n))%uint64(len(c.endpoints))]
+}
+
+// retryable reports whether the client tries err again on another node:
+// [IsRetryable] errors, an attempt that ran out of its [WithTimeout], and
+// a connection reset, while ctx is live.
+func (c *Client) retryable(ctx context.Context, err error) bool {
+	var timeout *attemptTimeoutError
+	// connect-go reports a connection reset by the peer (a node that
+	// died mid-call) as Canceled; with the caller's context still live
+	// that is the node going away, not the caller giving up. Every call
+	// is idempotent, so it is safe to try the next node.
+	reset := connect.CodeOf(err) == connect.CodeCanceled && ctx.Err() == nil
+	return IsRetryable(err) || reset || (errors.As(err, &timeout) && ctx.Err() == nil)
 }
 
 // attempt makes one attempt at e under the per-attempt timeout. An
