@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/server/ui"
 )
 
 // DefaultMaxValueBytes is the largest value a Set may carry when
@@ -67,7 +68,8 @@ type Config struct {
 }
 
 // NewHandler returns the node's HTTP handler: every service on its
-// Connect path, reflection, health, /metrics, all behind CORS.
+// Connect path, reflection, health, /metrics and the web console at
+// /ui/, all behind CORS.
 func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Groups == nil {
 		return nil, errors.New("api: Config.Groups is required")
@@ -125,6 +127,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
+	mux.Handle("GET "+ui.Prefix, ui.Handler()) // the web console; the mux redirects /ui to /ui/
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	// Connect limits each message but drains an oversized one to keep the
 	// connection; capping the whole body refuses it without reading it.
 	limited := http.MaxBytesHandler(mux, cfg.MaxValueBytes+requestOverhead)
