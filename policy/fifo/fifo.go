@@ -46,15 +46,5 @@ func (p *FIFO) Apply(events []policy.Event) {
 // Evict implements [policy.Policy]: it names the oldest inserts until
 // their costs add up to need.
 func (p *FIFO) Evict(need int64, dst []uint64) []uint64 {
-	for need > 0 {
-		r := p.order.Oldest()
-		if r == hashlist.Nil {
-			break
-		}
-		need -= p.a.Cost(r)
-		dst = append(dst, p.a.Hash(r))
-		p.order.Remove(&p.a, r)
-		p.a.Delete(r)
-	}
-	return dst
+	return p.order.EvictOldest(&p.a, need, dst)
 }

@@ -50,15 +50,5 @@ func (p *LRU) Apply(events []policy.Event) {
 // Evict implements [policy.Policy]: it names the least recently used
 // entries until their costs add up to need.
 func (p *LRU) Evict(need int64, dst []uint64) []uint64 {
-	for need > 0 {
-		r := p.order.Oldest()
-		if r == hashlist.Nil {
-			break
-		}
-		need -= p.a.Cost(r)
-		dst = append(dst, p.a.Hash(r))
-		p.order.Remove(&p.a, r)
-		p.a.Delete(r)
-	}
-	return dst
+	return p.order.EvictOldest(&p.a, need, dst)
 }

@@ -101,3 +101,20 @@ func (l *List) SetCost(a *Arena, r Ref, cost int64) {
 	l.cost += cost - n.cost
 	n.cost = cost
 }
+
+// EvictOldest takes entries from the oldest end of l until their costs add
+// up to need (or l is empty), deletes them from a, and appends their hashes
+// to dst: the Evict of any policy that evicts in list order.
+func (l *List) EvictOldest(a *Arena, need int64, dst []uint64) []uint64 {
+	for need > 0 {
+		r := l.oldest
+		if r == Nil {
+			break
+		}
+		need -= a.Cost(r)
+		dst = append(dst, a.Hash(r))
+		l.Remove(a, r)
+		a.Delete(r)
+	}
+	return dst
+}
