@@ -100,11 +100,18 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []connect.HandlerOption{
-		connect.WithInterceptors(otel, adminAuth{token: cfg.AdminToken}, validate.NewInterceptor()),
-		connect.WithReadMaxBytes(int(cfg.MaxValueBytes + requestOverhead)),
+	// Every handler on the port reads at most readLimit bytes, after
+	// decompression too, whatever its service.
+	readLimit := cfg.MaxValueBytes + requestOverhead
+	limits := connect.WithHandlerOptions(
+		connect.WithReadMaxBytes(int(readLimit)),
+		boundedGzip(readLimit),
 		// Compressing small answers costs more CPU than it saves bytes.
 		connect.WithCompressMinBytes(compressMinBytes),
+	)
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(otel, adminAuth{token: cfg.AdminToken}, validate.NewInterceptor()),
+		limits,
 	}
 	mux := http.NewServeMux()
 	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
@@ -115,15 +122,15 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		mux.Handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
 	}
 	mux.Handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups, plugins: cfg.Plugins}, opts...))
-	mux.Handle(cfg.Health.handler(connect.WithInterceptors(otel)))
+	mux.Handle(cfg.Health.handler(connect.WithInterceptors(otel), limits))
 	reflector := grpcreflect.NewStaticReflector(
 		distcachev1connect.CacheServiceName,
 		distcachev1connect.AdminServiceName,
 		distcachev1connect.ClusterServiceName,
 		healthServiceName,
 	)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, limits))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, limits))
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
@@ -131,7 +138,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	// Connect limits each message but drains an oversized one to keep the
 	// connection; capping the whole body refuses it without reading it.
-	limited := http.MaxBytesHandler(mux, cfg.MaxValueBytes+requestOverhead)
+	limited := http.MaxBytesHandler(mux, readLimit)
 	return withCORS(limited, cfg.CORSOrigins), nil
 }
 
