@@ -91,10 +91,11 @@ func (e *testEtcd) stop() {
 func startCluster(t *testing.T, etcdEndpoint string, n int, leaseTTL time.Duration) []*clusterNode {
 	t.Helper()
 	nodes := make([]*clusterNode, n)
+	// The default group writes through: every node uses one SQLite file.
+	db := filepath.Join(t.TempDir(), "shared.db")
 	for i := range nodes {
-		dir := t.TempDir()
 		nodes[i] = &clusterNode{
-			id: fmt.Sprintf("node%d", i+1), addr: freeAddr(t), db: filepath.Join(dir, "x.db"),
+			id: fmt.Sprintf("node%d", i+1), addr: freeAddr(t), db: db,
 			etcd: etcdEndpoint, leaseTTL: leaseTTL,
 		}
 		nodes[i].launch(t, t)
@@ -110,7 +111,7 @@ func startCluster(t *testing.T, etcdEndpoint string, n int, leaseTTL time.Durati
 func (n *clusterNode) launch(owner, t *testing.T) {
 	t.Helper()
 	args := []string{
-		"--addr", n.addr, "--db", n.db, "--node-id", n.id,
+		"--addr", n.addr, "--db", n.db, "--shared-db", "--node-id", n.id,
 		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(),
 	}
 	p := &nodeProc{t: owner, errBuf: &syncBuffer{}, done: make(chan struct{}), baseURL: "http://" + n.addr}

@@ -49,6 +49,8 @@ type flags struct {
 	leaseTTL                       time.Duration
 	replicas                       int
 	tlsCert, tlsKey, tlsCA         string
+	sharedDB                       bool
+	peerTimeout                    time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*flags, error) {
@@ -74,6 +76,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.peers, "peers", "", "comma-separated static cluster members, each host:port or id=host:port (when --etcd is not set)")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 3*time.Second, "etcd lease time to live: how soon a crashed node is dropped")
 	fs.IntVar(&f.replicas, "replicas", 0, "virtual nodes per member on the ring; 0 means the default (160)")
+	fs.BoolVar(&f.sharedDB, "shared-db", false, "every node of the cluster uses this same --db file (nodes on one host): allows write-through groups in a cluster")
+	fs.DurationVar(&f.peerTimeout, "peer-timeout", 500*time.Millisecond, "how long a peer read or replication call may take before the peer counts as unreachable")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and call peers over HTTPS")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key (PEM) for --tls-cert")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "CA bundle (PEM) to check peers' certificates against; empty means the system's")
@@ -167,15 +171,17 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")
 	}
 	cfg.Cluster = node.ClusterConfig{
-		NodeID:    f.nodeID,
-		Advertise: f.advertise,
-		Etcd:      splitList(f.etcd),
-		Peers:     splitList(f.peers),
-		LeaseTTL:  f.leaseTTL,
-		Replicas:  f.replicas,
-		TLSCert:   f.tlsCert,
-		TLSKey:    f.tlsKey,
-		TLSCA:     f.tlsCA,
+		NodeID:      f.nodeID,
+		Advertise:   f.advertise,
+		Etcd:        splitList(f.etcd),
+		Peers:       splitList(f.peers),
+		LeaseTTL:    f.leaseTTL,
+		Replicas:    f.replicas,
+		SharedDB:    f.sharedDB,
+		PeerTimeout: f.peerTimeout,
+		TLSCert:     f.tlsCert,
+		TLSKey:      f.tlsKey,
+		TLSCA:       f.tlsCA,
 	}
 	if f.traceStdout {
 		cfg.TraceWriter = stdout

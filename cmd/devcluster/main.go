@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		addr := fmt.Sprintf("127.0.0.1:%d", *port+i)
 		cmd := exec.Command(*bin,
 			"--addr", addr, "--node-id", fmt.Sprintf("node%d", i+1),
-			"--db", filepath.Join(*dir, fmt.Sprintf("node%d.db", i+1)),
+			"--db", filepath.Join(*dir, "cluster.db"), "--shared-db", // write-through rows in one file
 			"--plugins", *plugins, "--etcd", etcd.Endpoint, "--admin-token", "dev")
 		cmd.Stdout, cmd.Stderr = stderr, stderr
 		if err := cmd.Start(); err != nil {

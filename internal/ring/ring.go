@@ -197,3 +197,23 @@ func (r *Ring) Replicas() int {
 	}
 	return r.replicas
 }
+
+// Successors returns up to n distinct members for key: its owner first,
+// then the members of the next points clockwise, skipping members already
+// listed. These are the members that replicate key. It returns fewer when
+// the ring has fewer than n members.
+func (r *Ring) Successors(key string, n int) []Member {
+	if r == nil || len(r.points) == 0 || n <= 0 {
+		return nil
+	}
+	n = min(n, len(r.members))
+	out := make([]Member, 0, n)
+	i, _ := slices.BinarySearch(r.points, KeyHash(key))
+	for j := 0; j < len(r.points) && len(out) < n; j++ {
+		m := r.members[r.owners[(i+j)%len(r.points)]]
+		if !slices.ContainsFunc(out, func(o Member) bool { return o.ID == m.ID }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -417,3 +417,45 @@ func TestShares(t *testing.T) {
 		t.Fatalf("a lone member's share = %v", one)
 	}
 }
+
+// TestSuccessors checks the replica lists: the owner first, distinct
+// members, as many as asked for (or as there are), and the same list on
+// every ring built from the same members.
+func TestSuccessors(t *testing.T) {
+	ms := []Member{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}}
+	r := NewRing(ms, 0)
+	for i := range 2000 {
+		key := "key-" + strconv.Itoa(i)
+		owner, _ := r.Owner(key)
+		for n := 1; n <= 5; n++ {
+			got := r.Successors(key, n)
+			if want := min(n, len(ms)); len(got) != want {
+				t.Fatalf("%s: %d successors for n=%d, want %d", key, len(got), n, want)
+			}
+			if got[0].ID != owner.ID {
+				t.Fatalf("%s: first successor %s, owner %s", key, got[0].ID, owner.ID)
+			}
+			seen := map[string]bool{}
+			for _, m := range got {
+				if seen[m.ID] {
+					t.Fatalf("%s: %s listed twice in %v", key, m.ID, got)
+				}
+				seen[m.ID] = true
+			}
+		}
+		// Removing the owner makes the second successor the owner.
+		two := r.Successors(key, 2)
+		var rest []Member
+		for _, m := range ms {
+			if m.ID != owner.ID {
+				rest = append(rest, m)
+			}
+		}
+		if o, _ := NewRing(rest, 0).Owner(key); o.ID != two[1].ID {
+			t.Fatalf("%s: without owner %s the owner is %s, not the second successor %s", key, owner.ID, o.ID, two[1].ID)
+		}
+	}
+	if got := (*Ring)(nil).Successors("k", 2); got != nil {
+		t.Fatalf("nil ring: %v", got)
+	}
+}

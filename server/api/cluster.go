@@ -21,7 +21,7 @@ type Cluster interface {
 	// Self returns this node's ID.
 	Self() string
 	// Suspect reports whether a member is being passed over.
-	Suspect(id string) bool
+	SuspectID(id string) bool
 }
 
 type clusterService struct {
@@ -32,7 +32,7 @@ var _ distcachev1connect.ClusterServiceHandler = (*clusterService)(nil)
 
 func (s *clusterService) member(m cluster.Member, shares map[string]float64) *distcachev1.Member {
 	state := distcachev1.MemberState_MEMBER_STATE_ALIVE
-	if s.cluster.Suspect(m.ID) {
+	if s.cluster.SuspectID(m.ID) {
 		state = distcachev1.MemberState_MEMBER_STATE_SUSPECT
 	}
 	pm := &distcachev1.Member{Id: m.ID, Address: m.Addr, State: state, RingShare: shares[m.ID]}

@@ -29,7 +29,7 @@ func errorFromCache(err error) error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, cache.ErrTooLarge):
 		return connect.NewError(connect.CodeInvalidArgument, err)
-	case errors.As(err, &le), errors.As(err, &we), errors.Is(err, cache.ErrUnreachable):
+	case errors.As(err, &le), errors.As(err, &we), errors.Is(err, cache.ErrUnreachable), errors.Is(err, cache.ErrNoQuorum):
 		// The source failed, or the key's owner could not be reached; the
 		// caller may retry, perhaps through another node.
 		return connect.NewError(connect.CodeUnavailable, err)

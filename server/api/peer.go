@@ -26,8 +26,12 @@ var _ distcachev1connect.PeerServiceHandler = (*peerService)(nil)
 func errorFromOwner(err error) error {
 	var le *cache.LoadError
 	var we *cache.WriteError
-	if errors.As(err, &le) || errors.As(err, &we) {
+	switch {
+	case errors.As(err, &le) || errors.As(err, &we):
 		return connect.NewError(cluster.CodeOwnerFailed, err)
+	case errors.Is(err, cache.ErrUnreachable) || errors.Is(err, cache.ErrNoQuorum):
+		// This node answered; the nodes it needed did not.
+		return connect.NewError(cluster.CodeNoQuorum, err)
 	}
 	return errorFromCache(err)
 }
@@ -38,11 +42,16 @@ func (s *peerService) Fetch(ctx context.Context, req *connect.Request[distcachev
 	if err != nil {
 		return nil, err
 	}
+	// Grant the lease before reading: a write that follows revokes it.
+	lease := g.Grant(req.Msg.GetKey(), req.Msg.GetHolder())
 	v, err := g.GetLocal(ctx, req.Msg.GetKey())
 	if err != nil {
 		return nil, errorFromOwner(err)
 	}
 	res := &distcachev1.FetchResponse{Value: v.Bytes, Loaded: v.Source == cache.SourceLoader}
+	if lease > 0 {
+		res.HotLease = durationpb.New(lease)
+	}
 	if !v.Expires.IsZero() {
 		res.Ttl = durationpb.New(max(v.Expires.Sub(s.cs.now()), 0))
 	}
@@ -76,12 +85,42 @@ func (s *peerService) Remove(ctx context.Context, req *connect.Request[distcache
 	return connect.NewResponse(&distcachev1.RemoveResponse{}), nil
 }
 
-// Invalidate drops this node's hot copy of a key.
+// Invalidate drops this node's copies of a key its owner changed.
 func (s *peerService) Invalidate(_ context.Context, req *connect.Request[distcachev1.InvalidateRequest]) (*connect.Response[distcachev1.InvalidateResponse], error) {
 	g, err := s.cs.group(req.Msg.GetGroup())
 	if err != nil {
 		return nil, err
 	}
-	g.DropHot(req.Msg.GetKey())
+	g.Invalidate(req.Msg.GetKey())
 	return connect.NewResponse(&distcachev1.InvalidateResponse{}), nil
+}
+
+// Replicate keeps a written record unless a newer one is here.
+func (s *peerService) Replicate(_ context.Context, req *connect.Request[distcachev1.ReplicateRequest]) (*connect.Response[distcachev1.ReplicateResponse], error) {
+	if err := s.cs.checkValue(req.Msg.GetRecord().GetValue()); err != nil {
+		return nil, err
+	}
+	g, err := s.cs.group(req.Msg.GetGroup())
+	if err != nil {
+		return nil, err
+	}
+	kept, err := g.Replicate(cluster.RecordFromProto(req.Msg.GetRecord(), s.cs.now()))
+	if err != nil {
+		return nil, errorFromOwner(err)
+	}
+	return connect.NewResponse(&distcachev1.ReplicateResponse{Kept: kept}), nil
+}
+
+// Peek returns this node's written record of a key, without loading.
+func (s *peerService) Peek(_ context.Context, req *connect.Request[distcachev1.PeekRequest]) (*connect.Response[distcachev1.PeekResponse], error) {
+	g, err := s.cs.group(req.Msg.GetGroup())
+	if err != nil {
+		return nil, err
+	}
+	r, found := g.Peek(req.Msg.GetKey())
+	res := &distcachev1.PeekResponse{Found: found}
+	if found {
+		res.Record = cluster.RecordToProto(r, s.cs.now())
+	}
+	return connect.NewResponse(res), nil
 }

@@ -1,42 +1,70 @@
 package cache
 
-// insert stores an entry under the policy lock. The policy hears of the
-// entry first and is then asked for room, so an admission policy may name
-// the newcomer itself as the victim: then it is not stored. When seq is not
-// nil the insert is a load's: it is dropped if a Set, Delete or Purge
-// touched the key's shard since the load began, so a slow load never
+// insert stores a loaded entry (or a remembered not-found) under the
+// policy lock. The policy hears of the entry first and is then asked for
+// room, so an admission policy may name the newcomer itself as the victim:
+// then it is not stored. The insert is dropped if a Set, Delete or Purge
+// touched the key's shard since the load began (seq), so a slow load never
 // overwrites a newer write.
-func (g *Group) insert(key string, h uint64, value []byte, expires int64, negative bool, seq *uint64) error {
+func (g *Group) insert(key string, h uint64, value []byte, expires int64, negative bool, seq uint64, epoch uint64) error {
 	cost := entryCost(key, value)
 	if cost > g.cfg.Capacity {
 		return ErrTooLarge
 	}
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
-	sh := g.store.shard(h)
-	if seq != nil && sh.seq.Load() != *seq {
+	if g.store.shard(h).seq.Load() != seq {
 		return nil
 	}
-	if seq == nil {
-		sh.seq.Add(1)
+	g.putLocked(h, &entry{key: key, value: value, expires: expires, cost: cost, negative: negative, epoch: epoch}, false)
+	return nil
+}
+
+// insertRecord stores a written record (a Set's value or a Delete's
+// tombstone) unless the store holds a newer version of its key. Written
+// records bypass admission: a policy may not refuse an acknowledged write
+// (it may evict it later, for a later write's room). It returns whether r
+// was kept.
+func (g *Group) insertRecord(h uint64, r Record, epoch uint64) (bool, error) {
+	cost := entryCost(r.Key, r.Value)
+	if cost > g.cfg.Capacity {
+		return false, ErrTooLarge
 	}
+	g.clock.observe(r.Version)
+	g.pmu.Lock()
+	defer g.pmu.Unlock()
+	if old := g.store.peek(h); old != nil && old.key == r.Key && old.written && old.version > r.Version {
+		return false, nil
+	}
+	g.store.shard(h).seq.Add(1)
+	e := &entry{key: r.Key, value: r.Value, expires: r.Expires.UnixNano(), cost: cost,
+		version: r.Version, epoch: epoch, written: true, tomb: r.Tomb}
+	if r.Expires.IsZero() {
+		e.expires = 0
+	}
+	g.putLocked(h, e, true)
+	return true, nil
+}
+
+// putLocked stores e under h after making room. An entry the policy
+// refuses is dropped unless force is set: then others make room for it
+// and the policy is told of it again.
+func (g *Group) putLocked(h uint64, e *entry, force bool) {
 	g.pending = g.reads.collect(g.pending)
 	op := OpInsert
 	if g.store.peek(h) != nil {
 		op = OpUpdate
 	}
-	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: cost})
-	if !g.makeRoomLocked(h, cost) {
-		return nil // not admitted
+	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: e.cost})
+	if !g.makeRoomLocked(h, e.cost, force) {
+		return // not admitted
 	}
-	e := &entry{key: key, value: value, expires: expires, cost: cost, negative: negative}
 	if old := g.store.put(h, e); old != nil && g.expired(old) {
 		g.expirations.Add(1)
 	}
 	if len(g.pending) >= maxPending {
 		g.flushLocked()
 	}
-	return nil
 }
 
 // maxPending is how many events wait before they are applied even when no
@@ -45,8 +73,16 @@ const maxPending = 1024
 
 // makeRoomLocked evicts until an entry of cost bytes fits under h, which
 // may replace an entry already there. It returns false if the policy named
-// h itself: the newcomer is not admitted (and an old entry under h is gone).
-func (g *Group) makeRoomLocked(h uint64, cost int64) bool {
+// h itself: the newcomer is not admitted (and an old entry under h is
+// gone). With force, a refused newcomer is announced to the policy again
+// and room is made from other entries.
+func (g *Group) makeRoomLocked(h uint64, cost int64, force bool) bool {
+	refused := false
+	defer func() {
+		if refused && force {
+			g.pending = append(g.pending, Event{Op: OpInsert, Hash: h, Cost: cost})
+		}
+	}()
 	for {
 		var resident int64
 		if old := g.store.peek(h); old != nil {
@@ -59,10 +95,13 @@ func (g *Group) makeRoomLocked(h uint64, cost int64) bool {
 		g.flushLocked()
 		freed, rejected := g.evictLocked(over, h)
 		if rejected {
-			return false
+			if !force {
+				return false
+			}
+			refused = true
 		}
-		if freed == 0 {
-			g.evictAnyLocked()
+		if freed == 0 && !g.evictAnyLocked(h) {
+			return true // nothing else to evict: the entry fits alone
 		}
 	}
 }
@@ -84,12 +123,13 @@ func (g *Group) evictLocked(need int64, h uint64) (freed int64, rejected bool) {
 	return freed, rejected
 }
 
-// evictAnyLocked removes some entry when the policy names none the store
-// holds, so a misbehaving policy cannot make the group exceed capacity.
-func (g *Group) evictAnyLocked() {
-	h, ok := g.store.any(g.cursor)
+// evictAnyLocked removes some entry other than keep when the policy names
+// none the store holds, so a misbehaving policy cannot make the group
+// exceed capacity. It returns false when there is none to remove.
+func (g *Group) evictAnyLocked(keep uint64) bool {
+	h, ok := g.store.any(g.cursor, keep)
 	if !ok {
-		return
+		return false
 	}
 	g.cursor = int(h>>58+1) % numShards
 	g.store.remove(h)
@@ -97,6 +137,7 @@ func (g *Group) evictAnyLocked() {
 	g.fallbacks.Add(1)
 	g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
 	g.flushLocked()
+	return true
 }
 
 // flushLocked applies the pending events to the policy.

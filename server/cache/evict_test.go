@@ -178,14 +178,28 @@ func TestPolicyMayRejectNewcomer(t *testing.T) {
 		},
 		evict: func(_ int64, dst []uint64) []uint64 { return append(dst, last) },
 	}
-	g := newGroup(t, Config{Capacity: capFor(2), Policy: rejecter})
-	mustSet(t, g, "a", "1")
-	mustSet(t, g, "b", "1")
-	mustSet(t, g, "c", "1") // the policy names c itself: not admitted
+	g := newGroup(t, Config{Capacity: capFor(2), Policy: rejecter, Loader: LoaderFunc(func(_ context.Context, key string) (Loaded, error) {
+		return Loaded{Value: []byte("1")}, nil
+	})})
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := g.Get(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The policy names c itself: a load is not admitted.
 	if !resident(g, "a") || !resident(g, "b") || resident(g, "c") {
-		t.Fatal("an admission policy's rejection of c was not honoured")
+		t.Fatal("an admission policy's rejection of a loaded c was not honoured")
 	}
 	if s := g.Stats(); s.Items != 2 || s.Fallbacks != 0 {
 		t.Fatalf("stats = %+v", s)
+	}
+	// A Set is acknowledged, so it is stored whatever the policy says:
+	// another entry makes room.
+	mustSet(t, g, "d", "1")
+	if !resident(g, "d") {
+		t.Fatal("an acknowledged Set was refused by the admission policy")
+	}
+	if s := g.Stats(); s.Items != 2 || s.Bytes > capFor(2) {
+		t.Fatalf("after the Set: stats = %+v, capacity %d", s, capFor(2))
 	}
 }

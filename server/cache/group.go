@@ -49,6 +49,10 @@ type Config struct {
 	// (this node owns every key). With peers, 1/[DefaultHotShare] of the
 	// capacity holds hot copies of other nodes' keys.
 	Peers Peers
+	// Replicas is how many nodes keep each written key: its owner and the
+	// next Replicas-1 distinct members of the ring. A write is
+	// acknowledged once a majority of them keep it. Zero means 1.
+	Replicas int
 }
 
 // Source says where [Group.Get] found a value.
@@ -75,15 +79,19 @@ type Value struct {
 // Group is a named cache with its own capacity, ttl, source and policy.
 // It is safe for concurrent use. Close stops its background work.
 type Group struct {
-	cfg    Config
-	total  int64     // the configured capacity; cfg.Capacity is the main store's share
-	hot    *hotCache // nil without peers
-	now    func() time.Time
-	tracer trace.Tracer
-	store  *store
-	flight singleflight.Group
-	reads  readBuffer
-	met    *groupMetrics
+	cfg      Config
+	total    int64     // the configured capacity; cfg.Capacity is the main store's share
+	hot      *hotCache // nil without peers
+	peers    bool      // whether cfg.Peers is a cluster's (not NoPeers)
+	noLoader bool      // the group has no source: Sets are its only values
+	clock    versionClock
+	leases   leases // hot-copy leases this node granted as owner
+	now      func() time.Time
+	tracer   trace.Tracer
+	store    *store
+	flight   singleflight.Group
+	reads    readBuffer
+	met      *groupMetrics
 
 	pmu     sync.Mutex // guards policy, pending, victims and every store write
 	policy  Policy
@@ -93,6 +101,7 @@ type Group struct {
 
 	misses, negHits, loads, loadErrors atomic.Int64
 	hotHits, peerFetches, peerErrors   atomic.Int64
+	repairs, handoffs, dropped         atomic.Int64
 	evictions, expirations, fallbacks  atomic.Int64
 
 	stop chan struct{}
@@ -107,13 +116,20 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 	if cfg.Capacity <= 0 {
 		return nil, fmt.Errorf("cache: group %q: capacity %d must be positive", cfg.Name, cfg.Capacity)
 	}
+	if cfg.Replicas < 0 {
+		return nil, fmt.Errorf("cache: group %q: replicas %d must not be negative", cfg.Name, cfg.Replicas)
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
 	if cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LoadTimeout < 0 {
 		return nil, fmt.Errorf("cache: group %q: durations must not be negative", cfg.Name)
 	}
 	if cfg.LoadTimeout == 0 {
 		cfg.LoadTimeout = DefaultLoadTimeout
 	}
-	if cfg.Loader == nil {
+	noLoader := cfg.Loader == nil
+	if noLoader {
 		cfg.Loader = NoLoader
 	}
 	if cfg.Policy == nil {
@@ -129,15 +145,17 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 	}
 	o := newOptions(opts)
 	g := &Group{
-		cfg:    cfg,
-		total:  total,
-		hot:    hot,
-		now:    o.now,
-		tracer: o.tracer.Tracer("github.com/distcache/distcache/server/cache"),
-		store:  newStore(),
-		policy: cfg.Policy,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		cfg:      cfg,
+		total:    total,
+		hot:      hot,
+		peers:    cfg.Peers != NoPeers,
+		noLoader: noLoader,
+		now:      o.now,
+		tracer:   o.tracer.Tracer("github.com/distcache/distcache/server/cache"),
+		store:    newStore(),
+		policy:   cfg.Policy,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	met, err := newGroupMetrics(o.meter, g)
 	if err != nil {
@@ -164,16 +182,19 @@ func (g *Group) Close() error {
 	return g.met.close()
 }
 
-// Get returns key's value. On a miss it asks the key's owner, or, when this
-// node owns the key (or the owner cannot be reached), loads it from the
-// group's source. A key the source does not have returns an error wrapping
-// [ErrNotFound]; a failed load returns a [*LoadError].
+// Get returns key's value. A node answers from its own store only keys it
+// owns under its current view of the ring (see [Peers]); other keys it
+// asks their owner for (or, while the owner does not answer, its
+// replicas), keeping hot copies under the owner's lease. A key the source
+// does not have returns an error wrapping [ErrNotFound]; a failed load
+// returns a [*LoadError].
 func (g *Group) Get(ctx context.Context, key string) (Value, error) {
 	return g.get(ctx, key, false)
 }
 
 // GetLocal answers as the key's owner: from the store, or by loading from
-// the group's source; it never asks a peer. The peer service calls it.
+// the group's source; it never forwards to another owner. The peer service
+// calls it.
 func (g *Group) GetLocal(ctx context.Context, key string) (Value, error) {
 	return g.get(ctx, key, true)
 }
@@ -186,17 +207,23 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 		defer span.End()
 	}
 	h := g.store.hash(key)
-	if e := g.store.get(key, h); e != nil && !g.expired(e) {
-		g.reads.record(h, g.pmu.TryLock, g.drainLocked)
-		if e.negative {
-			g.negHits.Add(1)
-			return Value{}, g.notFound(key)
-		}
-		g.store.shard(h).hits.Add(1)
-		setSource(span, SourceLocal)
-		return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceLocal}, nil
+	var owner Peer
+	remote := false
+	if g.peers && !asOwner {
+		owner, remote = g.cfg.Peers.Owner(key)
 	}
-	if !asOwner && g.hot != nil {
+	if !remote {
+		if e := g.store.get(key, h); e != nil && !e.tomb && !g.expired(e) && g.trusted(e) {
+			g.reads.record(h, g.pmu.TryLock, g.drainLocked)
+			if e.negative {
+				g.negHits.Add(1)
+				return Value{}, g.notFound(key)
+			}
+			g.store.shard(h).hits.Add(1)
+			setSource(span, SourceLocal)
+			return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceLocal}, nil
+		}
+	} else if g.hot != nil && g.cfg.Peers.View().Certain {
 		if e := g.hot.get(key, g.now().UnixNano()); e != nil {
 			g.hotHits.Add(1)
 			setSource(span, SourceHot)
@@ -204,12 +231,25 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 		}
 	}
 	g.misses.Add(1)
-	v, err := g.load(ctx, key, h, asOwner)
+	v, err := g.load(ctx, key, h, owner, remote)
 	if err != nil && span != nil && !errors.Is(err, ErrNotFound) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	setSource(span, v.Source)
 	return v, err
+}
+
+// trusted reports whether e may be served without asking the key's other
+// replicas: always on a node alone; in a cluster, when e was stored or
+// checked in the current view and the view is certain. A group of one
+// replica trusts its view even when uncertain: it has no replica to ask,
+// and its loads come from a source the owner does not hold.
+func (g *Group) trusted(e *entry) bool {
+	if !g.peers {
+		return true
+	}
+	v := g.cfg.Peers.View()
+	return e.epoch == v.Epoch && (v.Certain || g.cfg.Replicas == 1)
 }
 
 func setSource(span trace.Span, s Source) {
@@ -218,10 +258,24 @@ func setSource(span trace.Span, s Source) {
 	}
 }
 
-// load runs one load per key at a time; every caller waits for it with
-// its own context, and the load itself is bounded by the group's timeout.
-func (g *Group) load(ctx context.Context, key string, h uint64, asOwner bool) (Value, error) {
-	ch := g.flight.DoChan(key, func() (any, error) { return g.loadOnce(ctx, key, h, asOwner) })
+// load answers a miss. On the owner, one load per key runs at a time and
+// every caller waits for it with its own context (the load itself is
+// bounded by the group's timeout); a write forgets the flight, so no
+// caller that arrives after a write is acknowledged gets an older answer.
+// A node forwarding to the owner does not coalesce: a caller joining a
+// fetch that began before a write the owner acknowledged since would get
+// the old value, and the owner coalesces the load anyway.
+func (g *Group) load(ctx context.Context, key string, h uint64, owner Peer, remote bool) (Value, error) {
+	if remote {
+		ctx, cancel := context.WithTimeout(ctx, g.cfg.LoadTimeout)
+		defer cancel()
+		return g.forward(ctx, key, h, owner)
+	}
+	ch := g.flight.DoChan("o:"+key, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.LoadTimeout)
+		defer cancel()
+		return g.ownerRead(ctx, key, h)
+	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -233,25 +287,49 @@ func (g *Group) load(ctx context.Context, key string, h uint64, asOwner bool) (V
 	}
 }
 
-func (g *Group) loadOnce(ctx context.Context, key string, h uint64, asOwner bool) (Value, error) {
-	// A flight that ended between our miss and this one may have stored it.
-	if e := g.store.get(key, h); e != nil && !g.expired(e) {
+// ownerRead answers a miss (or an entry not trusted in the current view)
+// as the key's owner. A written key is looked up on its replicas too and
+// the newest version wins, so an owner that just took over the key, or
+// whose view was uncertain, answers what the last write left; anything
+// else is loaded from the source.
+func (g *Group) ownerRead(ctx context.Context, key string, h uint64) (Value, error) {
+	view := g.cfg.Peers.View()
+	seq := g.store.shard(h).seq.Load()
+	e := g.store.get(key, h)
+	if e != nil && g.expired(e) {
+		e = nil
+	}
+	if e != nil && !e.tomb && g.trusted(e) { // a flight that ended meanwhile stored it
 		if e.negative {
 			return Value{}, g.notFound(key)
 		}
 		return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceLocal}, nil
 	}
-	seq := g.store.shard(h).seq.Load()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.LoadTimeout)
-	defer cancel()
-	if !asOwner {
-		if peer, ok := g.cfg.Peers.Pick(key); ok {
-			if v, err, answered := g.fetch(ctx, peer, key, h); answered {
-				return v, err
+	if e != nil && e.tomb && g.trusted(e) {
+		if g.noLoader {
+			return Value{}, g.notFound(key)
+		}
+	} else if g.peers && (e == nil || e.written) {
+		newest, err := g.newestRecord(ctx, key, e)
+		if err != nil {
+			return Value{}, err
+		}
+		if newest != nil {
+			_, _ = g.insertRecord(h, *newest, view.Epoch)
+			if !newest.Tomb {
+				return Value{Bytes: newest.Value, Expires: newest.Expires, Source: SourceLocal}, nil
 			}
-			return g.loadForUnreachable(ctx, key, h)
+			if g.noLoader {
+				return Value{}, g.notFound(key)
+			}
+			seq = g.store.shard(h).seq.Load()
 		}
 	}
+	return g.loadFromSource(ctx, key, h, seq, view.Epoch, true)
+}
+
+// loadFromSource calls the loader. keep stores what it returns.
+func (g *Group) loadFromSource(ctx context.Context, key string, h uint64, seq, epoch uint64, keep bool) (Value, error) {
 	ctx, span := g.tracer.Start(ctx, "cache.Load", trace.WithAttributes(
 		attribute.String("distcache.group", g.cfg.Name)))
 	defer span.End()
@@ -262,8 +340,8 @@ func (g *Group) loadOnce(ctx context.Context, key string, h uint64, asOwner bool
 	g.met.recordLoad(ctx, time.Since(start), err)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		if g.cfg.NegativeTTL > 0 {
-			_ = g.insert(key, h, nil, g.expiry(g.cfg.NegativeTTL), true, &seq)
+		if keep && g.cfg.NegativeTTL > 0 {
+			_ = g.insert(key, h, nil, g.expiry(g.cfg.NegativeTTL), true, seq, epoch)
 		}
 		span.SetAttributes(attribute.Bool("distcache.not_found", true))
 		return Value{}, g.notFound(key)
@@ -277,8 +355,10 @@ func (g *Group) loadOnce(ctx context.Context, key string, h uint64, asOwner bool
 		ttl = l.TTL
 	}
 	exp := g.expiry(ttl)
-	// An entry too large for the group is served but not kept.
-	_ = g.insert(key, h, l.Value, exp, false, &seq)
+	if keep {
+		// An entry too large for the group is served but not kept.
+		_ = g.insert(key, h, l.Value, exp, false, seq, epoch)
+	}
 	return Value{Bytes: l.Value, Expires: unixTime(exp), Source: SourceLoader}, nil
 }
 
@@ -290,19 +370,17 @@ func (g *Group) notFound(key string) error {
 // for forever), on the key's owner. The group takes ownership of value. A
 // write-through group writes the source first and changes nothing if that
 // fails. An owner that cannot be reached is an error wrapping
-// [ErrUnreachable]: writes are not taken in the owner's place.
+// [ErrUnreachable]: no node takes a write in the owner's place.
 func (g *Group) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if peer, ok := g.cfg.Peers.Pick(key); ok {
-		g.dropHot(key)
-		err := peer.Store(ctx, g.cfg.Name, key, value, ttl)
-		g.peerFailed(peer, err)
-		return err
+	if owner, remote := g.cfg.Peers.Owner(key); remote {
+		return g.forwardWrite(owner, key, func() error { return owner.Store(ctx, g.cfg.Name, key, value, ttl) })
 	}
 	return g.SetLocal(ctx, key, value, ttl)
 }
 
-// SetLocal stores value as the key's owner and tells the other nodes to
-// drop their hot copies. The peer service calls it.
+// SetLocal stores value as the key's owner: in its store and on its
+// replicas, and it revokes every hot copy of the key before it returns.
+// The peer service calls it.
 func (g *Group) SetLocal(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if entryCost(key, value) > g.cfg.Capacity {
 		return fmt.Errorf("group %q: key %q: %d bytes: %w", g.cfg.Name, key, entryCost(key, value), ErrTooLarge)
@@ -315,44 +393,41 @@ func (g *Group) SetLocal(ctx context.Context, key string, value []byte, ttl time
 	if ttl < 0 {
 		ttl = g.cfg.TTL
 	}
-	err := g.insert(key, g.store.hash(key), value, g.expiry(ttl), false, nil)
-	g.flight.Forget(key)
-	g.cfg.Peers.Invalidate(g.cfg.Name, key)
-	return err
+	return g.commit(ctx, Record{Key: key, Value: value, Expires: unixTime(g.expiry(ttl)), Version: g.clock.next()})
 }
 
 // Delete removes key on its owner. A write-through group deletes it from
 // the source first and changes nothing if that fails.
 func (g *Group) Delete(ctx context.Context, key string) error {
-	if peer, ok := g.cfg.Peers.Pick(key); ok {
-		g.dropHot(key)
-		err := peer.Remove(ctx, g.cfg.Name, key)
-		g.peerFailed(peer, err)
-		return err
+	if owner, remote := g.cfg.Peers.Owner(key); remote {
+		return g.forwardWrite(owner, key, func() error { return owner.Remove(ctx, g.cfg.Name, key) })
 	}
 	return g.DeleteLocal(ctx, key)
 }
 
-// DeleteLocal removes key as its owner and tells the other nodes to drop
-// their hot copies. The peer service calls it.
+// DeleteLocal removes key as its owner, leaving a tombstone on its
+// replicas so that no older record of the key comes back, and revokes
+// every hot copy of the key before it returns. The peer service calls it.
 func (g *Group) DeleteLocal(ctx context.Context, key string) error {
 	if g.cfg.Writer != nil {
 		if err := g.cfg.Writer.Remove(ctx, key); err != nil {
 			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
 		}
 	}
-	h := g.store.hash(key)
-	g.pmu.Lock()
-	g.store.shard(h).seq.Add(1)
-	if e := g.store.peek(h); e != nil && e.key == key {
-		g.store.remove(h)
-		g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
-		g.flushLocked()
+	return g.commit(ctx, Record{Key: key, Expires: g.now().Add(TombstoneTTL), Version: g.clock.next(), Tomb: true})
+}
+
+// forwardWrite sends a write to the key's owner, or fails at once with
+// [ErrUnreachable] while the owner is suspect.
+func (g *Group) forwardWrite(owner Peer, key string, write func() error) error {
+	if g.cfg.Peers.Suspect(owner) {
+		g.peerErrors.Add(1)
+		return fmt.Errorf("owner %s of key %q did not answer a moment ago: %w", owner.ID(), key, ErrUnreachable)
 	}
-	g.pmu.Unlock()
-	g.flight.Forget(key)
-	g.cfg.Peers.Invalidate(g.cfg.Name, key)
-	return nil
+	g.dropHot(key)
+	err := write()
+	g.peerFailed(owner, err)
+	return err
 }
 
 // Purge drops every entry and returns how many there were.

@@ -3,15 +3,12 @@ package cache
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultHotShare is the share of a group's capacity kept for hot copies of
 // keys other nodes own, when the group has peers.
 const DefaultHotShare = 8 // one eighth
-
-// HotTTL bounds how long a hot copy lives, whatever the owner's ttl, so a
-// lost invalidation cannot keep a stale copy for long.
-const HotTTL = 60_000_000_000 // 60 s, in nanoseconds
 
 // hotWindow is how many fetched keys the doorkeeper remembers before it
 // forgets them all.
@@ -29,6 +26,11 @@ type hotCache struct {
 	ll       *list.List // front is most recent; values are *hotItem
 	items    map[string]*list.Element
 	seen     map[uint64]struct{} // the doorkeeper
+	// gens counts the invalidations of each bucket of key hashes: a fetch
+	// notes its bucket's count before it asks the owner, and its answer is
+	// kept only if no invalidation came in meanwhile (the owner may have
+	// revoked the lease before its answer arrived).
+	gens [256]atomic.Uint64
 }
 
 type hotItem struct {
@@ -57,15 +59,22 @@ func (c *hotCache) get(key string, now int64) *entry {
 	return it.e
 }
 
+// gen returns the invalidation count of h's bucket.
+func (c *hotCache) gen(h uint64) uint64 { return c.gens[h&255].Load() }
+
 // offer shows the cache a value just fetched from its owner; it keeps it
-// if the key is hot. It returns whether it did.
-func (c *hotCache) offer(key string, h uint64, value []byte, expires int64) bool {
+// if the key is hot and no invalidation of its bucket came in since gen
+// was read. It returns whether it did.
+func (c *hotCache) offer(key string, h uint64, value []byte, expires int64, gen uint64) bool {
 	e := &entry{key: key, value: value, expires: expires, cost: entryCost(key, value)}
 	if e.cost > c.capacity {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gens[h&255].Load() != gen {
+		return false
+	}
 	if _, ok := c.seen[h]; !ok {
 		if len(c.seen) >= hotWindow {
 			clear(c.seen)
@@ -90,10 +99,12 @@ func (c *hotCache) storeLocked(e *entry) {
 	c.bytes += e.cost
 }
 
-// remove drops key's copy, if any.
-func (c *hotCache) remove(key string) {
+// remove drops key's copy, if any, and any answer to a fetch of it still
+// on its way.
+func (c *hotCache) remove(key string, h uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gens[h&255].Add(1)
 	if el, ok := c.items[key]; ok {
 		c.removeLocked(el)
 	}
@@ -112,23 +123,14 @@ func (c *hotCache) stats() (items, bytes int64) {
 	return int64(len(c.items)), c.bytes
 }
 
-// purge drops every copy.
+// purge drops every copy, and every answer still on its way.
 func (c *hotCache) purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range c.gens {
+		c.gens[i].Add(1)
+	}
 	c.ll.Init()
 	clear(c.items)
 	c.bytes = 0
-}
-
-// put keeps a copy without asking the doorkeeper: the owner could not be
-// reached and this node loaded the key itself.
-func (c *hotCache) put(key string, value []byte, expires int64) {
-	e := &entry{key: key, value: value, expires: expires, cost: entryCost(key, value)}
-	if e.cost > c.capacity {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.storeLocked(e)
 }

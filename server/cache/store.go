@@ -19,7 +19,16 @@ type entry struct {
 	value    []byte
 	expires  int64 // unix nanoseconds; 0 means never
 	cost     int64
-	negative bool // a remembered not-found
+	version  uint64 // a written entry's version; 0 for a loaded one
+	epoch    uint64 // the view epoch in which the entry was stored or checked
+	negative bool   // a remembered not-found
+	written  bool   // from a Set or Delete (or a replica of one), not a load
+	tomb     bool   // a Delete's tombstone: reads miss, older records lose
+}
+
+// record returns e as a [Record].
+func (e *entry) record() Record {
+	return Record{Key: e.key, Value: e.value, Expires: unixTime(e.expires), Version: e.version, Tomb: e.tomb}
 }
 
 func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
@@ -109,14 +118,17 @@ func (s *store) remove(h uint64) *entry {
 	return e
 }
 
-// any returns some resident entry's hash, looking from shard start on.
-func (s *store) any(start int) (uint64, bool) {
+// any returns some resident entry's hash other than keep, looking from
+// shard start on.
+func (s *store) any(start int, keep uint64) (uint64, bool) {
 	for i := range numShards {
 		sh := &s.shards[(start+i)%numShards]
 		sh.mu.RLock()
 		for h := range sh.m {
-			sh.mu.RUnlock()
-			return h, true
+			if h != keep {
+				sh.mu.RUnlock()
+				return h, true
+			}
 		}
 		sh.mu.RUnlock()
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -110,6 +111,9 @@ type Etcd struct {
 	cancel context.CancelFunc
 	loops  sync.WaitGroup // the keep-alive loop
 
+	born    time.Time    // when e was made: aliveAt counts from it
+	aliveAt atomic.Int64 // when etcd last confirmed our lease, in ns since born
+
 	mu         sync.Mutex
 	lease      clientv3.LeaseID // the lease our record is under
 	registered int              // successful registrations so far (tests wait on it)
@@ -162,6 +166,7 @@ func NewEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		ttl:    max(1, int64((cfg.LeaseTTL+time.Second-1)/time.Second)),
 		last:   []Member{cfg.Self},
 		bad:    map[string]int64{},
+		born:   time.Now(),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	kac, err := e.registerUntil(ctx)
@@ -180,6 +185,7 @@ func NewEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 func (e *Etcd) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
 	defer cancel()
+	asked := time.Since(e.born)
 	lease, err := e.renewLease(ctx)
 	if err != nil {
 		return nil, err
@@ -202,6 +208,7 @@ func (e *Etcd) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAliveRes
 	e.lease = lease
 	e.registered++
 	e.mu.Unlock()
+	e.aliveAt.Store(int64(asked))
 	return kac, nil
 }
 
@@ -247,6 +254,9 @@ func (e *Etcd) registerUntil(ctx context.Context) (<-chan *clientv3.LeaseKeepAli
 func (e *Etcd) keepAlive(kac <-chan *clientv3.LeaseKeepAliveResponse) {
 	for {
 		for range kac {
+			// The client sends a keep-alive every third of the TTL; the
+			// answer arrives after etcd extended the lease.
+			e.aliveAt.Store(int64(time.Since(e.born)))
 		}
 		if e.ctx.Err() != nil {
 			return
@@ -259,6 +269,15 @@ func (e *Etcd) keepAlive(kac <-chan *clientv3.LeaseKeepAliveResponse) {
 		}
 		e.log.Info("cluster: registered in etcd again", "lease_kept", e.currentLease() == old)
 	}
+}
+
+// Fresh reports whether etcd confirmed this node's lease within the last
+// two thirds of its TTL, so that the others still count this node in. A
+// node frozen for longer, or cut off from etcd, is not fresh: the others
+// may have dropped it and taken over its keys.
+func (e *Etcd) Fresh() bool {
+	since := time.Since(e.born) - time.Duration(e.aliveAt.Load())
+	return since < time.Duration(e.ttl)*time.Second*2/3
 }
 
 func (e *Etcd) currentLease() clientv3.LeaseID {

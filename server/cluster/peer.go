@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"connectrpc.com/otelconnect"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
@@ -25,6 +25,11 @@ import (
 // not load in its place. Any unavailable answer means "not reached".
 const CodeOwnerFailed = connect.CodeAborted
 
+// CodeNoQuorum is the code a peer answers with when it took a write as
+// owner but too few of the key's replicas kept it: the owner was reached
+// (it is not suspect), and the write was not acknowledged.
+const CodeNoQuorum = connect.CodeFailedPrecondition
+
 // ClientConfig configures a [PeerClient].
 type ClientConfig struct {
 	// TLS, when set, makes peer calls over HTTPS with this configuration;
@@ -34,18 +39,34 @@ type ClientConfig struct {
 	// no tracing.
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
-	// Timeout bounds one peer call on top of the caller's context
-	// (default 5s).
+	// Timeout bounds one peer read (Fetch, Peek) and replication call on
+	// top of the caller's context (default [DefaultPeerTimeout]); a peer
+	// that does not answer within it is unreachable.
 	Timeout time.Duration
+	// WriteTimeout bounds one forwarded write (Store, Remove), which
+	// includes the owner's replication and lease revocation (default
+	// [DefaultPeerWriteTimeout]).
+	WriteTimeout time.Duration
 }
+
+// DefaultPeerTimeout is [ClientConfig.Timeout]'s default: well under a
+// client's own deadline, so a node that forwards to a hung owner fails
+// over to its replicas in time.
+const DefaultPeerTimeout = 500 * time.Millisecond
+
+// DefaultPeerWriteTimeout is [ClientConfig.WriteTimeout]'s default: a
+// replication call plus a hot-copy lease ([cache.DefaultHotLease]) the
+// owner may have to wait out.
+const DefaultPeerWriteTimeout = DefaultPeerTimeout + cache.DefaultHotLease + 500*time.Millisecond
 
 // PeerClient calls other nodes' PeerService over gRPC, on pooled HTTP/2
 // connections (one pool per node address). It is safe for concurrent use.
 type PeerClient struct {
-	http    *http.Client
-	scheme  string
-	opts    []connect.ClientOption
-	timeout time.Duration
+	http         *http.Client
+	scheme       string
+	opts         []connect.ClientOption
+	timeout      time.Duration
+	writeTimeout time.Duration
 
 	mu      sync.Mutex
 	clients map[string]distcachev1connect.PeerServiceClient
@@ -75,14 +96,18 @@ func NewPeerClient(cfg ClientConfig) (*PeerClient, error) {
 		return nil, err
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
+		cfg.Timeout = DefaultPeerTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultPeerWriteTimeout
 	}
 	return &PeerClient{
-		http:    &http.Client{Transport: tr},
-		scheme:  scheme,
-		opts:    []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel)},
-		timeout: cfg.Timeout,
-		clients: map[string]distcachev1connect.PeerServiceClient{},
+		http:         &http.Client{Transport: tr},
+		scheme:       scheme,
+		opts:         []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel)},
+		timeout:      cfg.Timeout,
+		writeTimeout: cfg.WriteTimeout,
+		clients:      map[string]distcachev1connect.PeerServiceClient{},
 	}, nil
 }
 
@@ -111,63 +136,122 @@ var _ cache.Peer = (*remotePeer)(nil)
 
 func (p *remotePeer) String() string { return p.member.ID }
 
+// ID implements [cache.Peer].
+func (p *remotePeer) ID() string { return p.member.ID }
+
 // Fetch implements [cache.Peer].
-func (p *remotePeer) Fetch(ctx context.Context, group, key string) (cache.Value, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.c.timeout)
+func (p *remotePeer) Fetch(ctx context.Context, group, key, holder string) (cache.Value, time.Duration, error) {
+	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
 	defer cancel()
-	res, err := p.c.client(p.member.Addr).Fetch(ctx, connect.NewRequest(&distcachev1.FetchRequest{Group: group, Key: key}))
+	req := &distcachev1.FetchRequest{Group: group, Key: key, Holder: holder}
+	res, err := p.c.client(p.member.Addr).Fetch(cctx, connect.NewRequest(req))
 	if err != nil {
-		return cache.Value{}, p.wrap(ctx, err, group, key)
+		return cache.Value{}, 0, p.wrap(ctx, err, group, key)
 	}
 	v := cache.Value{Bytes: res.Msg.GetValue()}
 	if res.Msg.GetTtl() != nil {
 		v.Expires = time.Now().Add(res.Msg.GetTtl().AsDuration())
 	}
-	return v, nil
+	return v, res.Msg.GetHotLease().AsDuration(), nil
 }
 
 // Store implements [cache.Peer].
 func (p *remotePeer) Store(ctx context.Context, group, key string, value []byte, ttl time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, p.c.timeout)
+	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout)
 	defer cancel()
 	req := &distcachev1.StoreRequest{Group: group, Key: key, Value: value}
 	if ttl >= 0 {
 		req.Ttl = durationpb.New(ttl)
 	}
-	_, err := p.c.client(p.member.Addr).Store(ctx, connect.NewRequest(req))
+	_, err := p.c.client(p.member.Addr).Store(cctx, connect.NewRequest(req))
 	return p.wrap(ctx, err, group, key)
 }
 
 // Remove implements [cache.Peer].
 func (p *remotePeer) Remove(ctx context.Context, group, key string) error {
-	ctx, cancel := context.WithTimeout(ctx, p.c.timeout)
+	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout)
 	defer cancel()
-	_, err := p.c.client(p.member.Addr).Remove(ctx, connect.NewRequest(&distcachev1.RemoveRequest{Group: group, Key: key}))
+	_, err := p.c.client(p.member.Addr).Remove(cctx, connect.NewRequest(&distcachev1.RemoveRequest{Group: group, Key: key}))
 	return p.wrap(ctx, err, group, key)
 }
 
+// Replicate implements [cache.Peer].
+func (p *remotePeer) Replicate(ctx context.Context, group string, r cache.Record) error {
+	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
+	defer cancel()
+	_, err := p.c.client(p.member.Addr).Replicate(cctx, connect.NewRequest(&distcachev1.ReplicateRequest{
+		Group: group, Record: RecordToProto(r, time.Now()),
+	}))
+	return p.wrap(ctx, err, group, r.Key)
+}
+
+// Peek implements [cache.Peer].
+func (p *remotePeer) Peek(ctx context.Context, group, key string) (cache.Record, bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
+	defer cancel()
+	res, err := p.c.client(p.member.Addr).Peek(cctx, connect.NewRequest(&distcachev1.PeekRequest{Group: group, Key: key}))
+	if err != nil {
+		return cache.Record{}, false, p.wrap(ctx, err, group, key)
+	}
+	if !res.Msg.GetFound() {
+		return cache.Record{}, false, nil
+	}
+	return RecordFromProto(res.Msg.GetRecord(), time.Now()), true, nil
+}
+
+// RecordToProto turns r into its wire form, its expiry as the ttl left
+// at now.
+func RecordToProto(r cache.Record, now time.Time) *distcachev1.Record {
+	pr := &distcachev1.Record{Key: r.Key, Value: r.Value, Version: r.Version, Tombstone: r.Tomb}
+	if !r.Expires.IsZero() {
+		pr.Ttl = durationpb.New(max(r.Expires.Sub(now), 0))
+	}
+	return pr
+}
+
+// RecordFromProto turns a wire record received at now into a record.
+func RecordFromProto(pr *distcachev1.Record, now time.Time) cache.Record {
+	r := cache.Record{Key: pr.GetKey(), Value: pr.GetValue(), Version: pr.GetVersion(), Tomb: pr.GetTombstone()}
+	if pr.GetTtl() != nil {
+		r.Expires = now.Add(pr.GetTtl().AsDuration())
+	}
+	return r
+}
+
 // wrap turns a peer's answer into the cache's errors: not found, the
-// owner's failure, or unreachable.
+// owner's failure, or unreachable. ctx is the caller's: a per-call timeout
+// that ran out while it is still live means the peer did not answer.
 func (p *remotePeer) wrap(ctx context.Context, err error, group, key string) error {
 	if err == nil {
 		return nil
 	}
-	if connect.CodeOf(err) == connect.CodeCanceled && ctx.Err() == nil {
-		// connect-go reports a reset connection as canceled; with our own
-		// context still live, the owner was not reached (it went away).
-		return fmt.Errorf("owner %s at %s: %w: %w", p.member.ID, p.member.Addr, cache.ErrUnreachable, err)
+	code := connect.CodeOf(err)
+	if ctx.Err() == nil && (code == connect.CodeCanceled || code == connect.CodeDeadlineExceeded) {
+		// Our own timeout ran out, or connect-go reported a reset
+		// connection as canceled: the peer did not answer.
+		return fmt.Errorf("peer %s at %s: %w: %w", p.member.ID, p.member.Addr, cache.ErrUnreachable, err)
 	}
-	switch connect.CodeOf(err) {
+	switch code {
 	case connect.CodeNotFound:
 		return fmt.Errorf("owner %s: %w", p.member.ID, cache.ErrNotFound)
+	case CodeNoQuorum:
+		return fmt.Errorf("owner %s: %w", p.member.ID, cache.ErrNoQuorum)
 	case CodeOwnerFailed:
 		return &cache.LoadError{Group: group, Key: key, Err: fmt.Errorf("owner %s: %w", p.member.ID, err)}
 	case connect.CodeUnavailable, connect.CodeUnknown:
-		return fmt.Errorf("owner %s at %s: %w: %w", p.member.ID, p.member.Addr, cache.ErrUnreachable, err)
-	case connect.CodeDeadlineExceeded:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("owner %s: %w: %w", p.member.ID, cache.ErrUnreachable, err)
-		}
+		return fmt.Errorf("peer %s at %s: %w: %w", p.member.ID, p.member.Addr, cache.ErrUnreachable, err)
 	}
-	return fmt.Errorf("owner %s: %w", p.member.ID, err)
+	return fmt.Errorf("peer %s: %w", p.member.ID, err)
+}
+
+// Alive asks the node at addr for its health and reports whether it
+// answered SERVING within the peer timeout. A node shutting down answers
+// NOT_SERVING; a frozen or dead one does not answer.
+func (c *PeerClient) Alive(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	hc := connect.NewClient[healthpb.HealthCheckRequest, healthpb.HealthCheckResponse](
+		c.http, c.scheme+"://"+addr+"/grpc.health.v1.Health/Check", connect.WithGRPC())
+	res, err := hc.CallUnary(ctx, connect.NewRequest(&healthpb.HealthCheckRequest{}))
+	return err == nil && res.Msg.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }

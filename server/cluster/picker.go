@@ -13,7 +13,8 @@ import (
 )
 
 // DefaultSuspectFor is how long a member that could not be reached is
-// passed over (its keys loaded locally) before it is tried again.
+// passed over (reads go to its replicas, writes it owns fail at once)
+// before it is tried again.
 const DefaultSuspectFor = 2 * time.Second
 
 // Picker is a node's view of the cluster: the ring over the current
@@ -26,10 +27,14 @@ type Picker struct {
 	replicas   int
 	suspectFor time.Duration
 
-	ring     atomic.Pointer[Ring]
-	peers    atomic.Pointer[map[string]*remotePeer]
-	suspects sync.Map // member ID -> time.Time until which it is suspect
-	changes  atomic.Int64
+	ring      atomic.Pointer[Ring]
+	peers     atomic.Pointer[map[string]*remotePeer]
+	suspects  sync.Map // member ID -> time.Time until which it is suspect
+	changes   atomic.Int64
+	epoch     atomic.Uint64
+	certain   atomic.Pointer[func() bool]
+	uncertain atomic.Bool // the last View was uncertain
+	onChange  atomic.Pointer[func()]
 }
 
 var _ cache.Peers = (*Picker)(nil)
@@ -41,6 +46,14 @@ func NewPicker(self Member, client *PeerClient, replicas int) *Picker {
 	p.Update([]Member{self})
 	return p
 }
+
+// SetCertainty makes fn say whether the view can be trusted (see
+// [cache.View]); without it, the view is always certain.
+func (p *Picker) SetCertainty(fn func() bool) { p.certain.Store(&fn) }
+
+// OnChange makes fn run after every ring change, on the goroutine that
+// called Update.
+func (p *Picker) OnChange(fn func()) { p.onChange.Store(&fn) }
 
 // Update rebuilds the ring from members (which should include this node).
 // Readers see the old ring or the new one, never a mix.
@@ -57,7 +70,18 @@ func (p *Picker) Update(members []Member) {
 	}
 	p.peers.Store(&peers)
 	p.ring.Store(ring)
+	p.epoch.Add(1)
 	p.changes.Add(1)
+	// Forget suspicions of members that left.
+	p.suspects.Range(func(id, _ any) bool {
+		if _, ok := peers[id.(string)]; !ok {
+			p.suspects.Delete(id)
+		}
+		return true
+	})
+	if fn := p.onChange.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // Ring returns the current ring.
@@ -69,14 +93,60 @@ func (p *Picker) Self() string { return p.self }
 // Changes returns how many times the ring has changed.
 func (p *Picker) Changes() int64 { return p.changes.Load() }
 
-// Pick implements [cache.Peers].
-func (p *Picker) Pick(key string) (cache.Peer, bool) {
+// Owner implements [cache.Peers].
+func (p *Picker) Owner(key string) (cache.Peer, bool) {
 	m, ok := p.ring.Load().Owner(key)
-	if !ok || m.ID == p.self || p.Suspect(m.ID) {
+	if !ok || m.ID == p.self {
 		return nil, false
 	}
 	peer, ok := (*p.peers.Load())[m.ID]
-	return peer, ok
+	if !ok {
+		return nil, false
+	}
+	return peer, true
+}
+
+// Pick returns the owner of key when it is another member that is not
+// suspect. Benchmarks and tools use it; groups use [Picker.Owner].
+func (p *Picker) Pick(key string) (cache.Peer, bool) {
+	peer, remote := p.Owner(key)
+	if !remote || p.Suspect(peer) {
+		return nil, false
+	}
+	return peer, true
+}
+
+// Replicas implements [cache.Peers].
+func (p *Picker) Replicas(key string, n int) []cache.Peer {
+	ms := p.ring.Load().Successors(key, n)
+	peers := *p.peers.Load()
+	out := make([]cache.Peer, 0, len(ms))
+	for _, m := range ms {
+		if m.ID == p.self {
+			out = append(out, nil)
+		} else if peer, ok := peers[m.ID]; ok {
+			out = append(out, peer)
+		}
+	}
+	return out
+}
+
+// View implements [cache.Peers]. The epoch also moves when the view turns
+// uncertain, so entries checked before then are checked again even after
+// the view is certain once more.
+func (p *Picker) View() cache.View {
+	certain := true
+	if fn := p.certain.Load(); fn != nil {
+		certain = (*fn)()
+	}
+	if !certain {
+		if p.uncertain.CompareAndSwap(false, true) {
+			p.epoch.Add(1)
+		}
+	} else if p.uncertain.Load() {
+		p.uncertain.Store(false)
+	}
+	return cache.View{Epoch: p.epoch.Load(), Certain: certain}
 }
 
 // Unreachable implements [cache.Peers]: the peer is suspect for a while.
@@ -86,8 +156,16 @@ func (p *Picker) Unreachable(peer cache.Peer, _ error) {
 	}
 }
 
-// Suspect reports whether the member id is being passed over.
-func (p *Picker) Suspect(id string) bool {
+// Suspect implements [cache.Peers].
+func (p *Picker) Suspect(peer cache.Peer) bool {
+	if peer == nil {
+		return false
+	}
+	return p.SuspectID(peer.ID())
+}
+
+// SuspectID reports whether the member id is being passed over.
+func (p *Picker) SuspectID(id string) bool {
 	until, ok := p.suspects.Load(id)
 	if !ok {
 		return false
@@ -99,19 +177,35 @@ func (p *Picker) Suspect(id string) bool {
 	return true
 }
 
-// Invalidate implements [cache.Peers]: it tells every other member, in
-// the background, to drop its hot copy of key. Failures are ignored: a hot
-// copy lives at most [cache.HotTTL] anyway.
-func (p *Picker) Invalidate(group, key string) {
-	for id, peer := range *p.peers.Load() {
-		if p.Suspect(id) {
-			continue
+// Invalidate implements [cache.Peers]: it asks every holder at once to drop
+// its hot copy, and returns when each has answered or, for one that does
+// not, when its lease has run out.
+func (p *Picker) Invalidate(ctx context.Context, group, key string, holders []string, until time.Time) {
+	peers := *p.peers.Load()
+	var wg sync.WaitGroup
+	for _, id := range holders {
+		peer, ok := peers[id]
+		if !ok {
+			// It left the ring; its lease may still run. Its hot copies
+			// were dropped when it saw the ring change, or run out by until.
+			peer = nil
 		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			req := connect.NewRequest(&distcachev1.InvalidateRequest{Group: group, Key: key})
-			_, _ = peer.c.client(peer.member.Addr).Invalidate(ctx, req)
-		}()
+		wg.Go(func() {
+			if peer != nil {
+				cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), until)
+				defer cancel()
+				req := connect.NewRequest(&distcachev1.InvalidateRequest{Group: group, Key: key})
+				if _, err := peer.c.client(peer.member.Addr).Invalidate(cctx, req); err == nil {
+					return
+				}
+			}
+			// Not answered: wait out the lease.
+			if d := time.Until(until); d > 0 {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				<-t.C
+			}
+		})
 	}
+	wg.Wait()
 }

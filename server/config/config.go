@@ -11,6 +11,7 @@
 //	    load_timeout: 5s       # optional; deadline of one loader call; absent = 10s; > 0, <= 10m
 //	    policy: lru            # optional eviction policy; absent = lru; ^[a-z][a-z0-9_-]{0,62}$
 //	    write_through: true    # optional, default false; needs a loader of kind sqlite
+//	    replicas: 2            # optional; nodes that keep each written key; absent or 0 = 2 in a cluster for a group without a loader, else 1; 0..7
 //	    loader:                # optional; absent = no loader (the group holds only what is Set)
 //	      kind: sqlite         # required; known kinds: sqlite
 //	      table: kv            # sqlite: optional, default kv; ^[A-Za-z_][A-Za-z0-9_]{0,62}$
@@ -68,6 +69,10 @@ type Group struct {
 	// WriteThrough makes Set and Delete write to the loader's source
 	// first; default false. It needs a loader of kind sqlite.
 	WriteThrough bool `yaml:"write_through"`
+	// Replicas is how many nodes keep each written key in a cluster: the
+	// owner and the next Replicas-1 members of the ring. Zero means the
+	// default: 2 for a group without a loader in a cluster, else 1.
+	Replicas int `yaml:"replicas"`
 	// Loader is the group's source on a miss; nil (the default) means the
 	// group holds only what is Set.
 	Loader *Loader `yaml:"loader"`

@@ -50,6 +50,9 @@ func validate(c checker, f *File) error {
 	return nil
 }
 
+// maxReplicas bounds a group's replicas: each write waits on a majority.
+const maxReplicas = 7
+
 // group returns the first problem in g, found at path, or nil.
 func (c checker) group(path string, g Group) error {
 	switch {
@@ -67,6 +70,8 @@ func (c checker) group(path string, g Group) error {
 		return c.errorf(path+".policy", "%q is not a valid policy name (want %s)", g.Policy, nameRE)
 	case g.WriteThrough && (g.Loader == nil || g.Loader.Kind != kindSQLite):
 		return c.errorf(path+".write_through", "is only allowed with a loader of kind sqlite")
+	case g.Replicas < 0 || g.Replicas > maxReplicas:
+		return c.errorf(path+".replicas", "must be 0 to %d, not %d", maxReplicas, g.Replicas)
 	}
 	if err := c.durations(path, g); err != nil {
 		return err

@@ -76,7 +76,7 @@ func BenchmarkPeerHop(b *testing.B) {
 			if !ok {
 				return fmt.Errorf("no peer owns %s", key)
 			}
-			_, err := peer.Fetch(ctx, "default", key)
+			_, _, err := peer.Fetch(ctx, "default", key, "")
 			return err
 		}},
 	} {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,11 @@ func startClusterTB(t testing.TB, n int, cfg Config) []*testNode {
 		}
 		lns[i] = ln
 		peers = append(peers, "n"+string(rune('a'+i))+"="+ln.Addr().String())
+	}
+	if cfg.DBPath == "" {
+		// The default group writes through: the nodes share one file.
+		cfg.DBPath = filepath.Join(t.TempDir(), "shared.db")
+		cfg.Cluster.SharedDB = true
 	}
 	nodes := make([]*testNode, n)
 	for i, ln := range lns {
@@ -160,7 +166,7 @@ func TestOwnerDownLoadsLocallyAndMarksSuspect(t *testing.T) {
 	if string(res.Value) != "world" || res.Source != distcachev1.Source_SOURCE_LOADER {
 		t.Fatalf("Get with the owner down = %q from %v, want world loaded locally", res.Value, res.Source)
 	}
-	if !other.Picker().Suspect(ownerID) || other.All()[0].Stats().PeerErrors == 0 {
+	if !other.Picker().SuspectID(ownerID) || other.All()[0].Stats().PeerErrors == 0 {
 		t.Fatal("the unreachable owner is not suspect or not counted")
 	}
 	one := "default"

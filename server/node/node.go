@@ -160,6 +160,11 @@ func (n *Node) setupTelemetry(ctx context.Context) error {
 
 // addGroup makes the i-th group of the file with its loader.
 func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
+	if gc.WriteThrough && n.cfg.Cluster.clustered() && !n.cfg.Cluster.SharedDB {
+		return fmt.Errorf("%s: groups[%d].write_through: group %q writes through to this node's own SQLite file (%s), "+
+			"so in a cluster its rows would scatter over the nodes' files; run every node on one --db with --shared-db, "+
+			"or use a groups file (--config) without write_through", n.configName(), i, gc.Name, n.db.Path())
+	}
 	cc := cache.Config{
 		Peers:       n.peers(),
 		Name:        gc.Name,
@@ -167,6 +172,13 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 		TTL:         gc.TTL.Std(),
 		NegativeTTL: gc.NegativeTTL.Std(),
 		LoadTimeout: gc.LoadTimeout.Std(),
+		Replicas:    gc.Replicas,
+	}
+	if cc.Replicas == 0 {
+		cc.Replicas = 1
+		if n.cfg.Cluster.clustered() && gc.Loader == nil {
+			cc.Replicas = 2 // written data lives only in the cache: keep two copies
+		}
 	}
 	if err := n.setupLoader(ctx, gc, &cc); err != nil {
 		return fmt.Errorf("%s: groups[%d].loader: %w", n.configName(), i, err)

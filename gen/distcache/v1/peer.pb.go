@@ -29,7 +29,11 @@ type FetchRequest struct {
 	// group is the cache group.
 	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// key is 1 to 250 bytes.
-	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// holder is the ID of the node asking, when it may keep a hot copy: the
+	// owner then grants a lease and revokes it before it acknowledges a
+	// write of the key. Empty asks for no lease.
+	Holder        string `protobuf:"bytes,3,opt,name=holder,proto3" json:"holder,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,6 +82,13 @@ func (x *FetchRequest) GetKey() string {
 	return ""
 }
 
+func (x *FetchRequest) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
 // FetchResponse carries the owner's value.
 type FetchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -86,7 +97,10 @@ type FetchResponse struct {
 	// ttl is what the entry has left on the owner; absent means never expires.
 	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	// loaded is true when the owner loaded the value for this call.
-	Loaded        bool `protobuf:"varint,3,opt,name=loaded,proto3" json:"loaded,omitempty"`
+	Loaded bool `protobuf:"varint,3,opt,name=loaded,proto3" json:"loaded,omitempty"`
+	// hot_lease is how long, from when the holder sent the request, it may
+	// serve a hot copy of this value; absent means it may not keep one.
+	HotLease      *durationpb.Duration `protobuf:"bytes,4,opt,name=hot_lease,json=hotLease,proto3" json:"hot_lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,6 +154,13 @@ func (x *FetchResponse) GetLoaded() bool {
 		return x.Loaded
 	}
 	return false
+}
+
+func (x *FetchResponse) GetHotLease() *durationpb.Duration {
+	if x != nil {
+		return x.HotLease
+	}
+	return nil
 }
 
 // StoreRequest sets a value on the owner.
@@ -436,19 +457,315 @@ func (*InvalidateResponse) Descriptor() ([]byte, []int) {
 	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{7}
 }
 
+// Record is one written key's versioned state on a node.
+type Record struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is 1 to 250 bytes.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// value is the value; empty for a tombstone.
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// ttl is what the record has left; absent means it never expires.
+	Ttl *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// version orders the writes of one key: a higher version is newer.
+	Version uint64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// tombstone marks a delete.
+	Tombstone     bool `protobuf:"varint,5,opt,name=tombstone,proto3" json:"tombstone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Record) Reset() {
+	*x = Record{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Record) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Record) ProtoMessage() {}
+
+func (x *Record) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Record.ProtoReflect.Descriptor instead.
+func (*Record) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Record) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Record) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *Record) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *Record) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Record) GetTombstone() bool {
+	if x != nil {
+		return x.Tombstone
+	}
+	return false
+}
+
+// ReplicateRequest carries a record to keep.
+type ReplicateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// record is what to keep, unless the receiver has a newer version.
+	Record        *Record `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateRequest) Reset() {
+	*x = ReplicateRequest{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateRequest) ProtoMessage() {}
+
+func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
+func (*ReplicateRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReplicateRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ReplicateRequest) GetRecord() *Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// ReplicateResponse says whether the record was kept.
+type ReplicateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kept is false when the receiver already held a newer version.
+	Kept          bool `protobuf:"varint,1,opt,name=kept,proto3" json:"kept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateResponse) Reset() {
+	*x = ReplicateResponse{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateResponse) ProtoMessage() {}
+
+func (x *ReplicateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateResponse.ProtoReflect.Descriptor instead.
+func (*ReplicateResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReplicateResponse) GetKept() bool {
+	if x != nil {
+		return x.Kept
+	}
+	return false
+}
+
+// PeekRequest names a key.
+type PeekRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// key is 1 to 250 bytes.
+	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeekRequest) Reset() {
+	*x = PeekRequest{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeekRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeekRequest) ProtoMessage() {}
+
+func (x *PeekRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeekRequest.ProtoReflect.Descriptor instead.
+func (*PeekRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PeekRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *PeekRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// PeekResponse carries the receiver's record of the key, if it holds a
+// written one.
+type PeekResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// found is false when the receiver holds no written record of the key.
+	Found bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	// record is the record, when found.
+	Record        *Record `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeekResponse) Reset() {
+	*x = PeekResponse{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeekResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeekResponse) ProtoMessage() {}
+
+func (x *PeekResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeekResponse.ProtoReflect.Descriptor instead.
+func (*PeekResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PeekResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *PeekResponse) GetRecord() *Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 var File_distcache_v1_peer_proto protoreflect.FileDescriptor
 
 const file_distcache_v1_peer_proto_rawDesc = "" +
 	"\n" +
-	"\x17distcache/v1/peer.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\"b\n" +
+	"\x17distcache/v1/peer.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\"\x84\x01\n" +
 	"\fFetchRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
 	"\x03key\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\"j\n" +
+	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\x12 \n" +
+	"\x06holder\x18\x03 \x01(\tB\b\xbaH\x05r\x03(\x80\x02R\x06holder\"\xa2\x01\n" +
 	"\rFetchResponse\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\fR\x05value\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x16\n" +
-	"\x06loaded\x18\x03 \x01(\bR\x06loaded\"\xc2\x01\n" +
+	"\x06loaded\x18\x03 \x01(\bR\x06loaded\x126\n" +
+	"\thot_lease\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bhotLease\"\xc2\x01\n" +
 	"\fStoreRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
 	"\x03key\x18\x02 \x01(\tB\n" +
@@ -466,13 +783,35 @@ const file_distcache_v1_peer_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
 	"\x03key\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\"\x14\n" +
-	"\x12InvalidateResponse2\xbb\x02\n" +
+	"\x12InvalidateResponse\"\xb7\x01\n" +
+	"\x06Record\x12\x1c\n" +
+	"\x03key\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\x12 \n" +
+	"\x05value\x18\x02 \x01(\fB\n" +
+	"\xbaH\az\x05\x18\x80\x80\x80 R\x05value\x125\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\b\xbaH\x05\xaa\x01\x022\x00R\x03ttl\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x04R\aversion\x12\x1c\n" +
+	"\ttombstone\x18\x05 \x01(\bR\ttombstone\"~\n" +
+	"\x10ReplicateRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x124\n" +
+	"\x06record\x18\x02 \x01(\v2\x14.distcache.v1.RecordB\x06\xbaH\x03\xc8\x01\x01R\x06record\"'\n" +
+	"\x11ReplicateResponse\x12\x12\n" +
+	"\x04kept\x18\x01 \x01(\bR\x04kept\"a\n" +
+	"\vPeekRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
+	"\x03key\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\"R\n" +
+	"\fPeekResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12,\n" +
+	"\x06record\x18\x02 \x01(\v2\x14.distcache.v1.RecordR\x06record2\xd2\x03\n" +
 	"\vPeerService\x12E\n" +
 	"\x05Fetch\x12\x1a.distcache.v1.FetchRequest\x1a\x1b.distcache.v1.FetchResponse\"\x03\x90\x02\x01\x12E\n" +
 	"\x05Store\x12\x1a.distcache.v1.StoreRequest\x1a\x1b.distcache.v1.StoreResponse\"\x03\x90\x02\x02\x12H\n" +
 	"\x06Remove\x12\x1b.distcache.v1.RemoveRequest\x1a\x1c.distcache.v1.RemoveResponse\"\x03\x90\x02\x02\x12T\n" +
 	"\n" +
-	"Invalidate\x12\x1f.distcache.v1.InvalidateRequest\x1a .distcache.v1.InvalidateResponse\"\x03\x90\x02\x02B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
+	"Invalidate\x12\x1f.distcache.v1.InvalidateRequest\x1a .distcache.v1.InvalidateResponse\"\x03\x90\x02\x02\x12Q\n" +
+	"\tReplicate\x12\x1e.distcache.v1.ReplicateRequest\x1a\x1f.distcache.v1.ReplicateResponse\"\x03\x90\x02\x02\x12B\n" +
+	"\x04Peek\x12\x19.distcache.v1.PeekRequest\x1a\x1a.distcache.v1.PeekResponse\"\x03\x90\x02\x01B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
 
 var (
 	file_distcache_v1_peer_proto_rawDescOnce sync.Once
@@ -486,7 +825,7 @@ func file_distcache_v1_peer_proto_rawDescGZIP() []byte {
 	return file_distcache_v1_peer_proto_rawDescData
 }
 
-var file_distcache_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_distcache_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_distcache_v1_peer_proto_goTypes = []any{
 	(*FetchRequest)(nil),        // 0: distcache.v1.FetchRequest
 	(*FetchResponse)(nil),       // 1: distcache.v1.FetchResponse
@@ -496,24 +835,37 @@ var file_distcache_v1_peer_proto_goTypes = []any{
 	(*RemoveResponse)(nil),      // 5: distcache.v1.RemoveResponse
 	(*InvalidateRequest)(nil),   // 6: distcache.v1.InvalidateRequest
 	(*InvalidateResponse)(nil),  // 7: distcache.v1.InvalidateResponse
-	(*durationpb.Duration)(nil), // 8: google.protobuf.Duration
+	(*Record)(nil),              // 8: distcache.v1.Record
+	(*ReplicateRequest)(nil),    // 9: distcache.v1.ReplicateRequest
+	(*ReplicateResponse)(nil),   // 10: distcache.v1.ReplicateResponse
+	(*PeekRequest)(nil),         // 11: distcache.v1.PeekRequest
+	(*PeekResponse)(nil),        // 12: distcache.v1.PeekResponse
+	(*durationpb.Duration)(nil), // 13: google.protobuf.Duration
 }
 var file_distcache_v1_peer_proto_depIdxs = []int32{
-	8, // 0: distcache.v1.FetchResponse.ttl:type_name -> google.protobuf.Duration
-	8, // 1: distcache.v1.StoreRequest.ttl:type_name -> google.protobuf.Duration
-	0, // 2: distcache.v1.PeerService.Fetch:input_type -> distcache.v1.FetchRequest
-	2, // 3: distcache.v1.PeerService.Store:input_type -> distcache.v1.StoreRequest
-	4, // 4: distcache.v1.PeerService.Remove:input_type -> distcache.v1.RemoveRequest
-	6, // 5: distcache.v1.PeerService.Invalidate:input_type -> distcache.v1.InvalidateRequest
-	1, // 6: distcache.v1.PeerService.Fetch:output_type -> distcache.v1.FetchResponse
-	3, // 7: distcache.v1.PeerService.Store:output_type -> distcache.v1.StoreResponse
-	5, // 8: distcache.v1.PeerService.Remove:output_type -> distcache.v1.RemoveResponse
-	7, // 9: distcache.v1.PeerService.Invalidate:output_type -> distcache.v1.InvalidateResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	13, // 0: distcache.v1.FetchResponse.ttl:type_name -> google.protobuf.Duration
+	13, // 1: distcache.v1.FetchResponse.hot_lease:type_name -> google.protobuf.Duration
+	13, // 2: distcache.v1.StoreRequest.ttl:type_name -> google.protobuf.Duration
+	13, // 3: distcache.v1.Record.ttl:type_name -> google.protobuf.Duration
+	8,  // 4: distcache.v1.ReplicateRequest.record:type_name -> distcache.v1.Record
+	8,  // 5: distcache.v1.PeekResponse.record:type_name -> distcache.v1.Record
+	0,  // 6: distcache.v1.PeerService.Fetch:input_type -> distcache.v1.FetchRequest
+	2,  // 7: distcache.v1.PeerService.Store:input_type -> distcache.v1.StoreRequest
+	4,  // 8: distcache.v1.PeerService.Remove:input_type -> distcache.v1.RemoveRequest
+	6,  // 9: distcache.v1.PeerService.Invalidate:input_type -> distcache.v1.InvalidateRequest
+	9,  // 10: distcache.v1.PeerService.Replicate:input_type -> distcache.v1.ReplicateRequest
+	11, // 11: distcache.v1.PeerService.Peek:input_type -> distcache.v1.PeekRequest
+	1,  // 12: distcache.v1.PeerService.Fetch:output_type -> distcache.v1.FetchResponse
+	3,  // 13: distcache.v1.PeerService.Store:output_type -> distcache.v1.StoreResponse
+	5,  // 14: distcache.v1.PeerService.Remove:output_type -> distcache.v1.RemoveResponse
+	7,  // 15: distcache.v1.PeerService.Invalidate:output_type -> distcache.v1.InvalidateResponse
+	10, // 16: distcache.v1.PeerService.Replicate:output_type -> distcache.v1.ReplicateResponse
+	12, // 17: distcache.v1.PeerService.Peek:output_type -> distcache.v1.PeekResponse
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_peer_proto_init() }
@@ -527,7 +879,7 @@ func file_distcache_v1_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_peer_proto_rawDesc), len(file_distcache_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

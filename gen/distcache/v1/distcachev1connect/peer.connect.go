@@ -41,6 +41,10 @@ const (
 	PeerServiceRemoveProcedure = "/distcache.v1.PeerService/Remove"
 	// PeerServiceInvalidateProcedure is the fully-qualified name of the PeerService's Invalidate RPC.
 	PeerServiceInvalidateProcedure = "/distcache.v1.PeerService/Invalidate"
+	// PeerServiceReplicateProcedure is the fully-qualified name of the PeerService's Replicate RPC.
+	PeerServiceReplicateProcedure = "/distcache.v1.PeerService/Replicate"
+	// PeerServicePeekProcedure is the fully-qualified name of the PeerService's Peek RPC.
+	PeerServicePeekProcedure = "/distcache.v1.PeerService/Peek"
 )
 
 // PeerServiceClient is a client for the distcache.v1.PeerService service.
@@ -54,6 +58,15 @@ type PeerServiceClient interface {
 	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
 	// Invalidate drops this node's hot copy of key, after the owner changed it.
 	Invalidate(context.Context, *connect.Request[v1.InvalidateRequest]) (*connect.Response[v1.InvalidateResponse], error)
+	// Replicate keeps a versioned record of a written key (a value or a
+	// delete's tombstone) on a replica, unless the replica holds a newer
+	// version. Owners call it for every write, and nodes call it to hand
+	// written keys to their new owners after the ring changes.
+	Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error)
+	// Peek returns the versioned record of key from the receiver's store,
+	// without loading or asking anyone: owners read their replicas with it
+	// to find the newest version.
+	Peek(context.Context, *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the distcache.v1.PeerService service. By default, it
@@ -95,6 +108,20 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		replicate: connect.NewClient[v1.ReplicateRequest, v1.ReplicateResponse](
+			httpClient,
+			baseURL+PeerServiceReplicateProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("Replicate")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		peek: connect.NewClient[v1.PeekRequest, v1.PeekResponse](
+			httpClient,
+			baseURL+PeerServicePeekProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("Peek")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -104,6 +131,8 @@ type peerServiceClient struct {
 	store      *connect.Client[v1.StoreRequest, v1.StoreResponse]
 	remove     *connect.Client[v1.RemoveRequest, v1.RemoveResponse]
 	invalidate *connect.Client[v1.InvalidateRequest, v1.InvalidateResponse]
+	replicate  *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
+	peek       *connect.Client[v1.PeekRequest, v1.PeekResponse]
 }
 
 // Fetch calls distcache.v1.PeerService.Fetch.
@@ -126,6 +155,16 @@ func (c *peerServiceClient) Invalidate(ctx context.Context, req *connect.Request
 	return c.invalidate.CallUnary(ctx, req)
 }
 
+// Replicate calls distcache.v1.PeerService.Replicate.
+func (c *peerServiceClient) Replicate(ctx context.Context, req *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error) {
+	return c.replicate.CallUnary(ctx, req)
+}
+
+// Peek calls distcache.v1.PeerService.Peek.
+func (c *peerServiceClient) Peek(ctx context.Context, req *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error) {
+	return c.peek.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the distcache.v1.PeerService service.
 type PeerServiceHandler interface {
 	// Fetch returns the value of key in group from the owner's store,
@@ -137,6 +176,15 @@ type PeerServiceHandler interface {
 	Remove(context.Context, *connect.Request[v1.RemoveRequest]) (*connect.Response[v1.RemoveResponse], error)
 	// Invalidate drops this node's hot copy of key, after the owner changed it.
 	Invalidate(context.Context, *connect.Request[v1.InvalidateRequest]) (*connect.Response[v1.InvalidateResponse], error)
+	// Replicate keeps a versioned record of a written key (a value or a
+	// delete's tombstone) on a replica, unless the replica holds a newer
+	// version. Owners call it for every write, and nodes call it to hand
+	// written keys to their new owners after the ring changes.
+	Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error)
+	// Peek returns the versioned record of key from the receiver's store,
+	// without loading or asking anyone: owners read their replicas with it
+	// to find the newest version.
+	Peek(context.Context, *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -174,6 +222,20 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceReplicateHandler := connect.NewUnaryHandler(
+		PeerServiceReplicateProcedure,
+		svc.Replicate,
+		connect.WithSchema(peerServiceMethods.ByName("Replicate")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	peerServicePeekHandler := connect.NewUnaryHandler(
+		PeerServicePeekProcedure,
+		svc.Peek,
+		connect.WithSchema(peerServiceMethods.ByName("Peek")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/distcache.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceFetchProcedure:
@@ -184,6 +246,10 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceRemoveHandler.ServeHTTP(w, r)
 		case PeerServiceInvalidateProcedure:
 			peerServiceInvalidateHandler.ServeHTTP(w, r)
+		case PeerServiceReplicateProcedure:
+			peerServiceReplicateHandler.ServeHTTP(w, r)
+		case PeerServicePeekProcedure:
+			peerServicePeekHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -207,4 +273,12 @@ func (UnimplementedPeerServiceHandler) Remove(context.Context, *connect.Request[
 
 func (UnimplementedPeerServiceHandler) Invalidate(context.Context, *connect.Request[v1.InvalidateRequest]) (*connect.Response[v1.InvalidateResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.Invalidate is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) Replicate(context.Context, *connect.Request[v1.ReplicateRequest]) (*connect.Response[v1.ReplicateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.Replicate is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) Peek(context.Context, *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.Peek is not implemented"))
 }

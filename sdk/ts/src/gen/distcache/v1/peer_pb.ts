@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/peer.proto.
  */
 export const file_distcache_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChdkaXN0Y2FjaGUvdjEvcGVlci5wcm90bxIMZGlzdGNhY2hlLnYxIlYKDEZldGNoUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ASJWCg1GZXRjaFJlc3BvbnNlEg0KBXZhbHVlGAEgASgMEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZsb2FkZWQYAyABKAgiqgEKDFN0b3JlUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ARIZCgV2YWx1ZRgDIAEoDEIKukgHegUYgICAIBI3CgN0dGwYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CD7pIDKoBCSIFCIDnhA8yACIPCg1TdG9yZVJlc3BvbnNlIlcKDVJlbW92ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gEiEAoOUmVtb3ZlUmVzcG9uc2UiWwoRSW52YWxpZGF0ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gEiFAoSSW52YWxpZGF0ZVJlc3BvbnNlMrsCCgtQZWVyU2VydmljZRJFCgVGZXRjaBIaLmRpc3RjYWNoZS52MS5GZXRjaFJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuRmV0Y2hSZXNwb25zZSIDkAIBEkUKBVN0b3JlEhouZGlzdGNhY2hlLnYxLlN0b3JlUmVxdWVzdBobLmRpc3RjYWNoZS52MS5TdG9yZVJlc3BvbnNlIgOQAgISSAoGUmVtb3ZlEhsuZGlzdGNhY2hlLnYxLlJlbW92ZVJlcXVlc3QaHC5kaXN0Y2FjaGUudjEuUmVtb3ZlUmVzcG9uc2UiA5ACAhJUCgpJbnZhbGlkYXRlEh8uZGlzdGNhY2hlLnYxLkludmFsaWRhdGVSZXF1ZXN0GiAuZGlzdGNhY2hlLnYxLkludmFsaWRhdGVSZXNwb25zZSIDkAICQj1aO2dpdGh1Yi5jb20vZGlzdGNhY2hlL2Rpc3RjYWNoZS9nZW4vZGlzdGNhY2hlL3YxO2Rpc3RjYWNoZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration]);
+  fileDesc("ChdkaXN0Y2FjaGUvdjEvcGVlci5wcm90bxIMZGlzdGNhY2hlLnYxInAKDEZldGNoUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ARIYCgZob2xkZXIYAyABKAlCCLpIBXIDKIACIoQBCg1GZXRjaFJlc3BvbnNlEg0KBXZhbHVlGAEgASgMEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZsb2FkZWQYAyABKAgSLAoJaG90X2xlYXNlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqoBCgxTdG9yZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gESGQoFdmFsdWUYAyABKAxCCrpIB3oFGICAgCASNwoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiBQiA54QPMgAiDwoNU3RvcmVSZXNwb25zZSJXCg1SZW1vdmVSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBIhAKDlJlbW92ZVJlc3BvbnNlIlsKEUludmFsaWRhdGVSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBIhQKEkludmFsaWRhdGVSZXNwb25zZSKSAQoGUmVjb3JkEhcKA2tleRgBIAEoCUIKukgHcgUgASj6ARIZCgV2YWx1ZRgCIAEoDEIKukgHegUYgICAIBIwCgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CCLpIBaoBAjIAEg8KB3ZlcnNpb24YBCABKAQSEQoJdG9tYnN0b25lGAUgASgIIm8KEFJlcGxpY2F0ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIsCgZyZWNvcmQYAiABKAsyFC5kaXN0Y2FjaGUudjEuUmVjb3JkQga6SAPIAQEiIQoRUmVwbGljYXRlUmVzcG9uc2USDAoEa2VwdBgBIAEoCCJVCgtQZWVrUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ASJDCgxQZWVrUmVzcG9uc2USDQoFZm91bmQYASABKAgSJAoGcmVjb3JkGAIgASgLMhQuZGlzdGNhY2hlLnYxLlJlY29yZDLSAwoLUGVlclNlcnZpY2USRQoFRmV0Y2gSGi5kaXN0Y2FjaGUudjEuRmV0Y2hSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLkZldGNoUmVzcG9uc2UiA5ACARJFCgVTdG9yZRIaLmRpc3RjYWNoZS52MS5TdG9yZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuU3RvcmVSZXNwb25zZSIDkAICEkgKBlJlbW92ZRIbLmRpc3RjYWNoZS52MS5SZW1vdmVSZXF1ZXN0GhwuZGlzdGNhY2hlLnYxLlJlbW92ZVJlc3BvbnNlIgOQAgISVAoKSW52YWxpZGF0ZRIfLmRpc3RjYWNoZS52MS5JbnZhbGlkYXRlUmVxdWVzdBogLmRpc3RjYWNoZS52MS5JbnZhbGlkYXRlUmVzcG9uc2UiA5ACAhJRCglSZXBsaWNhdGUSHi5kaXN0Y2FjaGUudjEuUmVwbGljYXRlUmVxdWVzdBofLmRpc3RjYWNoZS52MS5SZXBsaWNhdGVSZXNwb25zZSIDkAICEkIKBFBlZWsSGS5kaXN0Y2FjaGUudjEuUGVla1JlcXVlc3QaGi5kaXN0Y2FjaGUudjEuUGVla1Jlc3BvbnNlIgOQAgFCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration]);
 
 /**
  * FetchRequest names a key.
@@ -34,6 +34,15 @@ export type FetchRequest = Message<"distcache.v1.FetchRequest"> & {
    * @generated from field: string key = 2;
    */
   key: string;
+
+  /**
+   * holder is the ID of the node asking, when it may keep a hot copy: the
+   * owner then grants a lease and revokes it before it acknowledges a
+   * write of the key. Empty asks for no lease.
+   *
+   * @generated from field: string holder = 3;
+   */
+  holder: string;
 };
 
 /**
@@ -69,6 +78,14 @@ export type FetchResponse = Message<"distcache.v1.FetchResponse"> & {
    * @generated from field: bool loaded = 3;
    */
   loaded: boolean;
+
+  /**
+   * hot_lease is how long, from when the holder sent the request, it may
+   * serve a hot copy of this value; absent means it may not keep one.
+   *
+   * @generated from field: google.protobuf.Duration hot_lease = 4;
+   */
+  hotLease?: Duration | undefined;
 };
 
 /**
@@ -222,6 +239,161 @@ export const InvalidateResponseSchema: GenMessage<InvalidateResponse> = /*@__PUR
   messageDesc(file_distcache_v1_peer, 7);
 
 /**
+ * Record is one written key's versioned state on a node.
+ *
+ * @generated from message distcache.v1.Record
+ */
+export type Record = Message<"distcache.v1.Record"> & {
+  /**
+   * key is 1 to 250 bytes.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * value is the value; empty for a tombstone.
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * ttl is what the record has left; absent means it never expires.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * version orders the writes of one key: a higher version is newer.
+   *
+   * @generated from field: uint64 version = 4;
+   */
+  version: bigint;
+
+  /**
+   * tombstone marks a delete.
+   *
+   * @generated from field: bool tombstone = 5;
+   */
+  tombstone: boolean;
+};
+
+/**
+ * Describes the message distcache.v1.Record.
+ * Use `create(RecordSchema)` to create a new message.
+ */
+export const RecordSchema: GenMessage<Record> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 8);
+
+/**
+ * ReplicateRequest carries a record to keep.
+ *
+ * @generated from message distcache.v1.ReplicateRequest
+ */
+export type ReplicateRequest = Message<"distcache.v1.ReplicateRequest"> & {
+  /**
+   * group is the cache group.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * record is what to keep, unless the receiver has a newer version.
+   *
+   * @generated from field: distcache.v1.Record record = 2;
+   */
+  record?: Record | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.ReplicateRequest.
+ * Use `create(ReplicateRequestSchema)` to create a new message.
+ */
+export const ReplicateRequestSchema: GenMessage<ReplicateRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 9);
+
+/**
+ * ReplicateResponse says whether the record was kept.
+ *
+ * @generated from message distcache.v1.ReplicateResponse
+ */
+export type ReplicateResponse = Message<"distcache.v1.ReplicateResponse"> & {
+  /**
+   * kept is false when the receiver already held a newer version.
+   *
+   * @generated from field: bool kept = 1;
+   */
+  kept: boolean;
+};
+
+/**
+ * Describes the message distcache.v1.ReplicateResponse.
+ * Use `create(ReplicateResponseSchema)` to create a new message.
+ */
+export const ReplicateResponseSchema: GenMessage<ReplicateResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 10);
+
+/**
+ * PeekRequest names a key.
+ *
+ * @generated from message distcache.v1.PeekRequest
+ */
+export type PeekRequest = Message<"distcache.v1.PeekRequest"> & {
+  /**
+   * group is the cache group.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * key is 1 to 250 bytes.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message distcache.v1.PeekRequest.
+ * Use `create(PeekRequestSchema)` to create a new message.
+ */
+export const PeekRequestSchema: GenMessage<PeekRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 11);
+
+/**
+ * PeekResponse carries the receiver's record of the key, if it holds a
+ * written one.
+ *
+ * @generated from message distcache.v1.PeekResponse
+ */
+export type PeekResponse = Message<"distcache.v1.PeekResponse"> & {
+  /**
+   * found is false when the receiver holds no written record of the key.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * record is the record, when found.
+   *
+   * @generated from field: distcache.v1.Record record = 2;
+   */
+  record?: Record | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.PeekResponse.
+ * Use `create(PeekResponseSchema)` to create a new message.
+ */
+export const PeekResponseSchema: GenMessage<PeekResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 12);
+
+/**
  * PeerService is how nodes talk to each other. A node receiving a peer call
  * acts as the key's owner, whatever its own ring says, so calls never
  * bounce between nodes whose rings briefly disagree. It is not meant for
@@ -270,6 +442,31 @@ export const PeerService: GenService<{
     methodKind: "unary";
     input: typeof InvalidateRequestSchema;
     output: typeof InvalidateResponseSchema;
+  },
+  /**
+   * Replicate keeps a versioned record of a written key (a value or a
+   * delete's tombstone) on a replica, unless the replica holds a newer
+   * version. Owners call it for every write, and nodes call it to hand
+   * written keys to their new owners after the ring changes.
+   *
+   * @generated from rpc distcache.v1.PeerService.Replicate
+   */
+  replicate: {
+    methodKind: "unary";
+    input: typeof ReplicateRequestSchema;
+    output: typeof ReplicateResponseSchema;
+  },
+  /**
+   * Peek returns the versioned record of key from the receiver's store,
+   * without loading or asking anyone: owners read their replicas with it
+   * to find the newest version.
+   *
+   * @generated from rpc distcache.v1.PeerService.Peek
+   */
+  peek: {
+    methodKind: "unary";
+    input: typeof PeekRequestSchema;
+    output: typeof PeekResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_distcache_v1_peer, 0);
