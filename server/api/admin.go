@@ -63,5 +63,8 @@ func statsProto(name string, s cache.Stats) *distcachev1.GroupStats {
 		HotItems:     s.HotItems,
 		PeerFetches:  s.PeerFetches,
 		PeerErrors:   s.PeerErrors,
+		Repairs:      s.Repairs,
+		Handoffs:     s.Handoffs,
+		Dropped:      s.Dropped,
 	}
 }

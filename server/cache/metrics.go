@@ -42,7 +42,10 @@ func newGroupMetrics(mp metric.MeterProvider, g *Group) (*groupMetrics, error) {
 		{"distcache.policy.fallbacks", "Evictions made because the policy named no resident entry.", func(s Stats) int64 { return s.Fallbacks }},
 		{"distcache.hot.hits", "Gets answered from hot copies of other nodes' keys.", func(s Stats) int64 { return s.HotHits }},
 		{"distcache.peer.fetches", "Misses sent to the key's owner.", func(s Stats) int64 { return s.PeerFetches }},
-		{"distcache.peer.errors", "Calls to owners that could not be reached.", func(s Stats) int64 { return s.PeerErrors }},
+		{"distcache.peer.errors", "Calls to other nodes that could not be reached.", func(s Stats) int64 { return s.PeerErrors }},
+		{"distcache.repairs", "Owner reads that found a newer version on another replica.", func(s Stats) int64 { return s.Repairs }},
+		{"distcache.handoffs", "Written records sent to other nodes after ring changes.", func(s Stats) int64 { return s.Handoffs }},
+		{"distcache.dropped", "Entries dropped after ring changes.", func(s Stats) int64 { return s.Dropped }},
 	}
 	gauges := []struct {
 		name, desc, unit string

@@ -6,7 +6,10 @@ type Stats struct {
 	Hits         int64 // Gets answered from the store or a hot copy
 	HotHits      int64 // Gets answered from a hot copy of another node's key
 	PeerFetches  int64 // misses sent to the key's owner
-	PeerErrors   int64 // peer calls that did not reach the owner
+	PeerErrors   int64 // peer calls that did not reach the other node
+	Repairs      int64 // owner reads that found a newer version on another replica
+	Handoffs     int64 // written records sent to other nodes after ring changes
+	Dropped      int64 // entries dropped after ring changes (no longer kept here)
 	Misses       int64 // Gets not in the store
 	Loads        int64 // loader calls
 	LoadErrors   int64 // loader calls that failed (not-found is no error)
@@ -45,6 +48,9 @@ func (g *Group) Stats() Stats {
 		HotHits:      g.hotHits.Load(),
 		PeerFetches:  g.peerFetches.Load(),
 		PeerErrors:   g.peerErrors.Load(),
+		Repairs:      g.repairs.Load(),
+		Handoffs:     g.handoffs.Load(),
+		Dropped:      g.dropped.Load(),
 		HotItems:     hotItems,
 		Misses:       g.misses.Load(),
 		Loads:        g.loads.Load(),

@@ -206,9 +206,16 @@ type GroupStats struct {
 	HotItems int64 `protobuf:"varint,16,opt,name=hot_items,json=hotItems,proto3" json:"hot_items,omitempty"`
 	// peer_fetches counts misses sent to the key's owner.
 	PeerFetches int64 `protobuf:"varint,17,opt,name=peer_fetches,json=peerFetches,proto3" json:"peer_fetches,omitempty"`
-	// peer_errors counts calls to owners that could not be reached; each made
-	// this node load or refuse in the owner's place.
-	PeerErrors    int64 `protobuf:"varint,18,opt,name=peer_errors,json=peerErrors,proto3" json:"peer_errors,omitempty"`
+	// peer_errors counts calls to other nodes that could not be reached.
+	PeerErrors int64 `protobuf:"varint,18,opt,name=peer_errors,json=peerErrors,proto3" json:"peer_errors,omitempty"`
+	// repairs counts reads on which this node, as owner, found a newer
+	// version of a key on another replica than in its own store.
+	Repairs int64 `protobuf:"varint,19,opt,name=repairs,proto3" json:"repairs,omitempty"`
+	// handoffs counts written records sent to other nodes after ring changes.
+	Handoffs int64 `protobuf:"varint,20,opt,name=handoffs,proto3" json:"handoffs,omitempty"`
+	// dropped counts entries dropped after ring changes because this node no
+	// longer keeps their keys.
+	Dropped       int64 `protobuf:"varint,21,opt,name=dropped,proto3" json:"dropped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -365,6 +372,27 @@ func (x *GroupStats) GetPeerFetches() int64 {
 func (x *GroupStats) GetPeerErrors() int64 {
 	if x != nil {
 		return x.PeerErrors
+	}
+	return 0
+}
+
+func (x *GroupStats) GetRepairs() int64 {
+	if x != nil {
+		return x.Repairs
+	}
+	return 0
+}
+
+func (x *GroupStats) GetHandoffs() int64 {
+	if x != nil {
+		return x.Handoffs
+	}
+	return 0
+}
+
+func (x *GroupStats) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
 	}
 	return 0
 }
@@ -745,7 +773,7 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$H\x00R\x05group\x88\x01\x01B\b\n" +
 	"\x06_group\"D\n" +
 	"\x10GetStatsResponse\x120\n" +
-	"\x06groups\x18\x01 \x03(\v2\x18.distcache.v1.GroupStatsR\x06groups\"\xf7\x03\n" +
+	"\x06groups\x18\x01 \x03(\v2\x18.distcache.v1.GroupStatsR\x06groups\"\xc7\x04\n" +
 	"\n" +
 	"GroupStats\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x12\n" +
@@ -768,7 +796,10 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\thot_items\x18\x10 \x01(\x03R\bhotItems\x12!\n" +
 	"\fpeer_fetches\x18\x11 \x01(\x03R\vpeerFetches\x12\x1f\n" +
 	"\vpeer_errors\x18\x12 \x01(\x03R\n" +
-	"peerErrors\"D\n" +
+	"peerErrors\x12\x18\n" +
+	"\arepairs\x18\x13 \x01(\x03R\arepairs\x12\x1a\n" +
+	"\bhandoffs\x18\x14 \x01(\x03R\bhandoffs\x12\x18\n" +
+	"\adropped\x18\x15 \x01(\x03R\adropped\"D\n" +
 	"\fPurgeRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\")\n" +
 	"\rPurgeResponse\x12\x18\n" +
