@@ -95,18 +95,27 @@ func (s *peerService) Invalidate(_ context.Context, req *connect.Request[distcac
 	return connect.NewResponse(&distcachev1.InvalidateResponse{}), nil
 }
 
-// Replicate keeps a written record unless a newer one is here.
+// Replicate keeps written records unless newer ones are here.
 func (s *peerService) Replicate(_ context.Context, req *connect.Request[distcachev1.ReplicateRequest]) (*connect.Response[distcachev1.ReplicateResponse], error) {
-	if err := s.cs.checkValue(req.Msg.GetRecord().GetValue()); err != nil {
-		return nil, err
+	for _, r := range req.Msg.GetRecords() {
+		if err := s.cs.checkValue(r.GetValue()); err != nil {
+			return nil, err
+		}
 	}
 	g, err := s.cs.group(req.Msg.GetGroup())
 	if err != nil {
 		return nil, err
 	}
-	kept, err := g.Replicate(cluster.RecordFromProto(req.Msg.GetRecord(), s.cs.now()))
-	if err != nil {
-		return nil, errorFromOwner(err)
+	var kept uint32
+	now := s.cs.now()
+	for _, r := range req.Msg.GetRecords() {
+		ok, err := g.Replicate(cluster.RecordFromProto(r, now))
+		if err != nil {
+			return nil, errorFromOwner(err)
+		}
+		if ok {
+			kept++
+		}
 	}
 	return connect.NewResponse(&distcachev1.ReplicateResponse{Kept: kept}), nil
 }

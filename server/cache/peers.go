@@ -76,8 +76,9 @@ type Peer interface {
 	Store(ctx context.Context, group, key string, value []byte, ttl time.Duration) error
 	// Remove deletes key on the owner.
 	Remove(ctx context.Context, group, key string) error
-	// Replicate keeps r on the peer unless it holds a newer version.
-	Replicate(ctx context.Context, group string, r Record) error
+	// Replicate keeps each of rs on the peer unless it holds a newer
+	// version of its key.
+	Replicate(ctx context.Context, group string, rs ...Record) error
 	// Peek returns the peer's record of key, without loading; found is
 	// false when it holds none.
 	Peek(ctx context.Context, group, key string) (r Record, found bool, err error)

@@ -183,11 +183,12 @@ func (g *Group) Grant(key, holder string) time.Duration {
 // record this node no longer keeps is handed to the key's replicas and
 // then dropped; a loaded entry it no longer owns is dropped; hot copies
 // are dropped (their owners may have changed). A written record this node
-// owns is sent to replicas that may lack it. limit, if set, is called
-// before each record sent and may block to bound the rate. Rebalance stops
-// when ctx is done and returns how many records it handed over and how
-// many entries it dropped. The node calls it after every ring change.
-func (g *Group) Rebalance(ctx context.Context, limit func(context.Context) error) (handed, dropped int) {
+// owns is sent to replicas that may lack it. Records go in batches (see
+// handoffBatchBytes); limit, if set, is called with each batch's size
+// before it is sent and may block to bound the rate. Rebalance stops when
+// ctx is done and returns how many records it handed over and how many
+// entries it dropped. The node calls it after every ring change.
+func (g *Group) Rebalance(ctx context.Context, limit func(context.Context, int) error) (handed, dropped int) {
 	if !g.peers {
 		return 0, 0
 	}
@@ -200,6 +201,44 @@ func (g *Group) Rebalance(ctx context.Context, limit func(context.Context) error
 	}
 	var items []item
 	g.store.each(func(h uint64, e *entry) { items = append(items, item{h, e}) })
+	// Records to send, by peer; and the entries to drop once every peer
+	// they went to kept them.
+	type batch struct {
+		peer  Peer
+		items []item
+		bytes int
+	}
+	batches := map[string]*batch{}
+	sentTo := map[uint64]int{} // entries leaving: peers still to confirm
+	failed := map[uint64]bool{}
+	flush := func(b *batch) {
+		if len(b.items) == 0 {
+			return
+		}
+		if limit != nil && limit(ctx, len(b.items)) != nil {
+			b.items, b.bytes = b.items[:0], 0
+			return
+		}
+		rs := make([]Record, len(b.items))
+		for i, it := range b.items {
+			rs[i] = it.e.record()
+		}
+		err := b.peer.Replicate(ctx, g.cfg.Name, rs...)
+		g.peerFailed(b.peer, err)
+		for _, it := range b.items {
+			if err != nil {
+				failed[it.h] = true
+			} else {
+				handed++
+			}
+			if n, leaving := sentTo[it.h]; leaving {
+				if sentTo[it.h] = n - 1; n == 1 && !failed[it.h] && g.removeIf(it.h, it.e) {
+					dropped++
+				}
+			}
+		}
+		b.items, b.bytes = b.items[:0], 0
+	}
 	for _, it := range items {
 		if ctx.Err() != nil {
 			break
@@ -215,27 +254,45 @@ func (g *Group) Rebalance(ctx context.Context, limit func(context.Context) error
 				dropped++
 			}
 		case it.e.written && (!mine || owner) && !g.expired(it.e):
-			sent := 0
+			var dest []Peer
 			for _, p := range reps {
-				if p == nil {
-					continue
-				}
-				if limit != nil && limit(ctx) != nil {
-					break
-				}
-				err := p.Replicate(ctx, g.cfg.Name, it.e.record())
-				g.peerFailed(p, err)
-				if err == nil {
-					sent++
+				if p != nil {
+					dest = append(dest, p)
 				}
 			}
-			handed += sent
-			if !mine && sent > 0 && g.removeIf(it.h, it.e) {
-				dropped++
+			if !mine && len(dest) > 0 {
+				sentTo[it.h] = len(dest)
 			}
+			for _, p := range dest {
+				b := batches[p.ID()]
+				if b == nil {
+					b = &batch{peer: p}
+					batches[p.ID()] = b
+				}
+				size := len(it.e.key) + len(it.e.value) + recordOverhead
+				if b.bytes+size > handoffBatchBytes || len(b.items) == handoffBatchRecords {
+					flush(b)
+				}
+				b.items = append(b.items, it)
+				b.bytes += size
+			}
+		}
+	}
+	for _, b := range batches {
+		if ctx.Err() == nil {
+			flush(b)
 		}
 	}
 	g.handoffs.Add(int64(handed))
 	g.dropped.Add(int64(dropped))
 	return handed, dropped
 }
+
+// A hand-off batch holds at most handoffBatchRecords records of at most
+// handoffBatchBytes in all (a larger record goes alone): well under the
+// smallest request a node reads (its largest value plus 16 KiB).
+const (
+	handoffBatchRecords = 256
+	handoffBatchBytes   = 12 << 10
+	recordOverhead      = 32 // version, ttl and framing of one record
+)

@@ -176,13 +176,19 @@ func (p *remotePeer) Remove(ctx context.Context, group, key string) error {
 }
 
 // Replicate implements [cache.Peer].
-func (p *remotePeer) Replicate(ctx context.Context, group string, r cache.Record) error {
+func (p *remotePeer) Replicate(ctx context.Context, group string, rs ...cache.Record) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
 	defer cancel()
-	_, err := p.c.client(p.member.Addr).Replicate(cctx, connect.NewRequest(&distcachev1.ReplicateRequest{
-		Group: group, Record: RecordToProto(r, time.Now()),
-	}))
-	return p.wrap(ctx, err, group, r.Key)
+	now := time.Now()
+	req := &distcachev1.ReplicateRequest{Group: group, Records: make([]*distcachev1.Record, len(rs))}
+	for i, r := range rs {
+		req.Records[i] = RecordToProto(r, now)
+	}
+	_, err := p.c.client(p.member.Addr).Replicate(cctx, connect.NewRequest(req))
+	return p.wrap(ctx, err, group, rs[0].Key)
 }
 
 // Peek implements [cache.Peer].

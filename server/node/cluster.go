@@ -168,7 +168,6 @@ func (n *Node) setupCluster(ctx context.Context) error {
 		n.member = cluster.Alone(self)
 	}
 	n.closers = append(n.closers, n.leave)
-	n.startRebalancer()
 	n.followMembership(client, len(c.Etcd) > 0)
 	return nil
 }
@@ -330,7 +329,7 @@ func (n *Node) startRebalancer() {
 		default:
 		}
 	})
-	limiter := rate.NewLimiter(rebalanceRate, rebalanceRate/10)
+	limiter := rate.NewLimiter(rebalanceRate, rebalanceRate/10) // a burst holds many batches
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -340,12 +339,15 @@ func (n *Node) startRebalancer() {
 				return
 			case <-kick:
 			}
+			start := time.Now()
 			for _, g := range n.groups {
-				handed, dropped := g.Rebalance(ctx, limiter.Wait)
+				handed, dropped := g.Rebalance(ctx, limiter.WaitN)
 				if handed+dropped > 0 {
-					n.log.Info("rebalanced after a ring change", "group", g.Name(), "handed_over", handed, "dropped", dropped)
+					n.log.Info("rebalanced after a ring change", "group", g.Name(), "handed_over", handed,
+						"dropped", dropped, "took", time.Since(start).Round(time.Millisecond))
 				}
 			}
+			n.rebalanced.Add(1)
 		}
 	}()
 	n.closers = append(n.closers, func() error { cancel(); <-done; return nil })
@@ -362,6 +364,10 @@ func (n *Node) leave() error {
 	defer cancel()
 	return n.member.Close(ctx)
 }
+
+// Rebalanced returns how many rebalancing runs (one after each burst of
+// ring changes) have finished.
+func (n *Node) Rebalanced() int64 { return n.rebalanced.Load() }
 
 // Picker returns the node's view of the cluster.
 func (n *Node) Picker() *cluster.Picker { return n.picker }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -81,6 +82,8 @@ type Node struct {
 	serveTLS *tls.Config
 	handler  http.Handler
 	closers  []func() error
+
+	rebalanced atomic.Int64 // rebalancing runs finished
 }
 
 var _ api.Groups = (*Node)(nil)
@@ -125,6 +128,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 	slices.SortFunc(n.groups, func(a, b *cache.Group) int { return cmp.Compare(a.Name(), b.Name()) })
+	// The groups are made: the rebalancer may walk them from now on.
+	n.startRebalancer()
 	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
 	n.handler, err = api.NewHandler(api.Config{
 		Groups:         n,

@@ -539,13 +539,14 @@ func (x *Record) GetTombstone() bool {
 	return false
 }
 
-// ReplicateRequest carries a record to keep.
+// ReplicateRequest carries records to keep.
 type ReplicateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// group is the cache group.
 	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	// record is what to keep, unless the receiver has a newer version.
-	Record        *Record `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// records are what to keep, each unless the receiver has a newer
+	// version of its key: one for a write, up to 1,024 for a hand-off.
+	Records       []*Record `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -587,18 +588,19 @@ func (x *ReplicateRequest) GetGroup() string {
 	return ""
 }
 
-func (x *ReplicateRequest) GetRecord() *Record {
+func (x *ReplicateRequest) GetRecords() []*Record {
 	if x != nil {
-		return x.Record
+		return x.Records
 	}
 	return nil
 }
 
-// ReplicateResponse says whether the record was kept.
+// ReplicateResponse says how many records were kept.
 type ReplicateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// kept is false when the receiver already held a newer version.
-	Kept          bool `protobuf:"varint,1,opt,name=kept,proto3" json:"kept,omitempty"`
+	// kept counts the records kept; the others were older than what the
+	// receiver held.
+	Kept          uint32 `protobuf:"varint,1,opt,name=kept,proto3" json:"kept,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -633,11 +635,11 @@ func (*ReplicateResponse) Descriptor() ([]byte, []int) {
 	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *ReplicateResponse) GetKept() bool {
+func (x *ReplicateResponse) GetKept() uint32 {
 	if x != nil {
 		return x.Kept
 	}
-	return false
+	return 0
 }
 
 // PeekRequest names a key.
@@ -791,12 +793,12 @@ const file_distcache_v1_peer_proto_rawDesc = "" +
 	"\xbaH\az\x05\x18\x80\x80\x80 R\x05value\x125\n" +
 	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\b\xbaH\x05\xaa\x01\x022\x00R\x03ttl\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\x04R\aversion\x12\x1c\n" +
-	"\ttombstone\x18\x05 \x01(\bR\ttombstone\"~\n" +
+	"\ttombstone\x18\x05 \x01(\bR\ttombstone\"\x85\x01\n" +
 	"\x10ReplicateRequest\x124\n" +
-	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x124\n" +
-	"\x06record\x18\x02 \x01(\v2\x14.distcache.v1.RecordB\x06\xbaH\x03\xc8\x01\x01R\x06record\"'\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12;\n" +
+	"\arecords\x18\x02 \x03(\v2\x14.distcache.v1.RecordB\v\xbaH\b\x92\x01\x05\b\x01\x10\x80\bR\arecords\"'\n" +
 	"\x11ReplicateResponse\x12\x12\n" +
-	"\x04kept\x18\x01 \x01(\bR\x04kept\"a\n" +
+	"\x04kept\x18\x01 \x01(\rR\x04kept\"a\n" +
 	"\vPeekRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
 	"\x03key\x18\x02 \x01(\tB\n" +
@@ -847,7 +849,7 @@ var file_distcache_v1_peer_proto_depIdxs = []int32{
 	13, // 1: distcache.v1.FetchResponse.hot_lease:type_name -> google.protobuf.Duration
 	13, // 2: distcache.v1.StoreRequest.ttl:type_name -> google.protobuf.Duration
 	13, // 3: distcache.v1.Record.ttl:type_name -> google.protobuf.Duration
-	8,  // 4: distcache.v1.ReplicateRequest.record:type_name -> distcache.v1.Record
+	8,  // 4: distcache.v1.ReplicateRequest.records:type_name -> distcache.v1.Record
 	8,  // 5: distcache.v1.PeekResponse.record:type_name -> distcache.v1.Record
 	0,  // 6: distcache.v1.PeerService.Fetch:input_type -> distcache.v1.FetchRequest
 	2,  // 7: distcache.v1.PeerService.Store:input_type -> distcache.v1.StoreRequest
