@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,32 +18,49 @@ import (
 )
 
 // Client calls a set of distcache nodes. It spreads calls over them round
-// robin and retries a failed call on the next node (see [RetryPolicy]);
-// with [WithOwnerRouting] it sends each key's calls to the key's owner
-// first. It is safe for concurrent use; make one and share it.
+// robin, bounds each attempt with [WithAttemptTimeout], retries a failed
+// call on the next node (see [RetryPolicy]) and passes over a node that
+// stops answering until it answers again; with [WithOwnerRouting] it
+// sends each key's calls to the key's owner first. It is safe for
+// concurrent use; make one and share it.
 type Client struct {
-	endpoints  []endpoint
-	next       atomic.Uint64 // the endpoint the next call starts at
-	router     *ownerRouter  // nil unless WithOwnerRouting
+	endpoints  []*endpoint          // as given to New; a URL given twice is one endpoint
+	byURL      map[string]*endpoint // endpoints by URL
+	next       atomic.Uint64        // the endpoint the next call starts at
+	router     *ownerRouter         // nil unless WithOwnerRouting
 	copts      []connect.ClientOption
 	retry      RetryPolicy
-	timeout    time.Duration
+	timeout    time.Duration // per attempt; 0 means none
 	adminToken string
 	http       *http.Client
 	ownsHTTP   bool
 
+	// Outlier detection (outlier.go): epoch is the zero of health
+	// times; probers run under probeCtx, which Close cancels, and are
+	// counted in probes.
+	epoch      time.Time
+	probeCtx   context.Context
+	stopProbes context.CancelFunc
+	probes     sync.WaitGroup
+	mu         sync.Mutex // guards closed and every endpoint's health.probing
+	closed     bool
+
 	// sleep and randN are time.Sleep with a context and rand.Int64N;
-	// tests replace them.
-	sleep func(context.Context, time.Duration) error
-	randN func(int64) int64
+	// onHealth, if set, hears of every ejection and readmission. Tests
+	// set them.
+	sleep    func(context.Context, time.Duration) error
+	randN    func(int64) int64
+	onHealth func(url string, ejected bool)
 }
 
-// endpoint is one node's clients.
+// endpoint is one node's clients and what the client knows of its
+// health.
 type endpoint struct {
 	url     string
 	cache   distcachev1connect.CacheServiceClient
 	admin   distcachev1connect.AdminServiceClient
 	cluster distcachev1connect.ClusterServiceClient
+	health
 }
 
 // New returns a client of the nodes at endpoints, base URLs such as
@@ -63,20 +81,31 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("distcache: %w", err)
 	}
 	c := &Client{
+		byURL:      map[string]*endpoint{},
 		retry:      cfg.retry,
-		timeout:    cfg.timeout,
+		timeout:    defaultAttemptTimeout,
 		adminToken: cfg.adminToken,
 		http:       cfg.httpClient,
+		epoch:      time.Now(),
 		sleep:      sleep,
 		randN:      rand.Int64N,
 	}
+	if cfg.timeout != nil {
+		c.timeout = *cfg.timeout
+	}
+	c.probeCtx, c.stopProbes = context.WithCancel(context.Background())
 	if c.http == nil {
 		c.http = &http.Client{Transport: newTransport(cfg.tls)}
 		c.ownsHTTP = true
 	}
 	c.copts, _ = cfg.protocol.clientOptions() // validated above
 	for _, u := range urls {
-		c.endpoints = append(c.endpoints, *c.newEndpoint(u))
+		e := c.byURL[u]
+		if e == nil {
+			e = c.newEndpoint(u)
+			c.byURL[u] = e
+		}
+		c.endpoints = append(c.endpoints, e)
 	}
 	if cfg.ownerRouting {
 		c.router = newOwnerRouter(c, cfg.ownerRefresh)
@@ -129,13 +158,19 @@ func checkEndpoint(ep string) error {
 	return nil
 }
 
-// Close stops the membership refresh of [WithOwnerRouting], waiting for
-// it to end, and closes the idle connections of the client's default
-// transport. It leaves a client given with [WithHTTPClient] alone. Calls
-// after Close still work, on new connections; with owner routing they
-// use the last membership the client saw. Close may be called more than
-// once, and concurrently with calls.
+// Close stops the probes of ejected endpoints and the membership refresh
+// of [WithOwnerRouting], waiting for them to end, and closes the idle
+// connections of the client's default transport. It leaves a client given
+// with [WithHTTPClient] alone. Calls after Close still work, on new
+// connections, over every endpoint (none is ejected any more); with owner
+// routing they use the last membership the client saw. Close may be
+// called more than once, and concurrently with calls.
 func (c *Client) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stopProbes()
+	c.probes.Wait()
 	if c.router != nil {
 		c.router.close()
 	}

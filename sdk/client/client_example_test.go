@@ -94,12 +94,39 @@ func ExampleWithRetry() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	for range 4 { // half of the calls start at the dead node and retry
+	for range 4 { // the first call starts at the dead node, retries and ejects it
 		s, err := c.GetString(context.Background(), "default", "hello")
 		fmt.Println(s, err)
 	}
 	// Output:
 	// world <nil>
+	// world <nil>
+	// world <nil>
+	// world <nil>
+}
+
+func ExampleWithAttemptTimeout() {
+	url, stop := exampleNode()
+	defer stop()
+	// A node that hangs: the kernel accepts connections, nobody answers.
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hung.Close()
+
+	c, err := client.New([]string{"http://" + hung.Addr().String(), url}, client.WithAttemptTimeout(200*time.Millisecond))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close() // stops probing the hung node
+	// The first call waits 200ms at the hung node, goes on to the other
+	// and ejects the hung one; the others do not wait at all.
+	for range 3 {
+		s, err := c.GetString(context.Background(), "default", "hello")
+		fmt.Println(s, err)
+	}
+	// Output:
 	// world <nil>
 	// world <nil>
 	// world <nil>

@@ -166,7 +166,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"unknown protocol", []string{"http://ok:1"}, []client.Option{client.WithProtocol(7)}, "unknown protocol Protocol(7)"},
 		{"negative retry", []string{"http://ok:1"}, []client.Option{client.WithRetry(client.RetryPolicy{MaxAttempts: -1})}, "WithRetry"},
 		{"max below base", []string{"http://ok:1"}, []client.Option{client.WithRetry(client.RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Millisecond})}, "MaxDelay 1ms is less than BaseDelay 1s"},
-		{"negative timeout", []string{"http://ok:1"}, []client.Option{client.WithTimeout(-1)}, "WithTimeout"},
+		{"negative timeout", []string{"http://ok:1"}, []client.Option{client.WithAttemptTimeout(-1)}, "WithAttemptTimeout"},
 		{"nil http client", []string{"http://ok:1"}, []client.Option{client.WithHTTPClient(nil)}, "nil *http.Client"},
 		{"negative refresh", []string{"http://ok:1"}, []client.Option{client.WithOwnerRouting(-time.Second)}, "WithOwnerRouting: negative refresh"},
 	}

@@ -1,14 +1,15 @@
 // Package client is the Go client of distcache for services: Get, Set and
 // Delete on a cluster of nodes, with round-robin load spreading, optional
-// owner-aware routing, and retries that skip an unreachable node.
+// owner-aware routing, per-attempt timeouts, and retries that skip an
+// unreachable node and eject one that stops answering.
 //
 // # Connecting
 //
 // [New] takes the base URLs of one or more nodes. Any node answers for
 // any key (a node that does not own a key forwards the call), so the
 // client needs no view of the ring: it starts each call at the next
-// endpoint in turn and, on a retryable error, waits a jittered back-off
-// and tries the following one.
+// endpoint in turn (skipping ejected ones, see below) and, on a retryable
+// error, waits a jittered back-off and tries the following one.
 //
 //	c, err := client.New([]string{"http://10.0.0.1:8080", "http://10.0.0.2:8080"})
 //	if err != nil {
@@ -20,7 +21,22 @@
 // [WithOwnerRouting] saves the forwarding hop: the client learns the
 // membership from ClusterService, places keys on the ring exactly as the
 // nodes do, and sends each Get, Set and Delete to the key's owner first,
-// falling back to the endpoints round robin when the owner is down.
+// falling back to the endpoints round robin when the owner is down or
+// ejected.
+//
+// # Timeouts and hung nodes
+//
+// Each attempt of a call is bounded by [WithAttemptTimeout] (default 1s)
+// on top of the caller's context, which bounds the whole call. A node
+// that stops answering (frozen, partitioned, its connection gone) is
+// found by an attempt that times out or fails to connect: the call goes
+// on to another endpoint, and the node is ejected, passed over by every
+// call, until a probe (ClusterService/ListMembers, sent at once and then
+// every 250ms) gets an answer from it. So with one node of three hung,
+// only the calls already waiting on it when it hung wait an attempt
+// timeout; a call waits at most two attempt timeouts (a call ends after
+// its second timed-out attempt) plus its back-offs. [Client.Close] stops
+// the probes.
 //
 // By default the client speaks gRPC over HTTP/2 (h2c for http://, TLS for
 // https://); [WithProtocol] switches to the Connect or gRPC-Web protocol.

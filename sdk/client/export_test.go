@@ -23,3 +23,25 @@ func (c *Client) SetSleep(f func(context.Context, time.Duration) error) { c.slee
 
 // SetRand replaces the client's random source of jitter.
 func (c *Client) SetRand(f func(int64) int64) { c.randN = f }
+
+// SetOnHealth makes c tell f of every ejection (ejected true) and
+// readmission of an endpoint; f must not block for long.
+func (c *Client) SetOnHealth(f func(url string, ejected bool)) { c.onHealth = f }
+
+// Ejected reports whether the endpoint at url, one given to New, is
+// ejected.
+func (c *Client) Ejected(url string) bool { return c.byURL[url].ejected.Load() }
+
+// Probers returns how many of the endpoints given to New have a prober
+// running.
+func (c *Client) Probers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, e := range c.byURL {
+		if e.probing {
+			n++
+		}
+	}
+	return n
+}

@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/distcache/distcache/sdk/client"
 	"github.com/distcache/distcache/server/node"
 )
 
 // TestFailoverUnderLoad beats on a two-node cluster from several
 // goroutines and stops one node half-way: the retries must absorb the
-// loss, so no caller sees an error. A Set or Delete that reaches the
+// loss, so no caller sees an error except a write of a key the stopped
+// node owns, which fails as unavailable. A Set or Delete that reaches the
 // surviving node for a key the stopped node owns must fail as
 // Unavailable (retryable), not Internal.
 func TestFailoverUnderLoad(t *testing.T) {
@@ -62,12 +65,20 @@ func TestFailoverUnderLoad(t *testing.T) {
 	wg.Wait()
 	<-stopped
 	close(errs)
-	var n int
+	// Writes whose owner is the stopped node fail with unavailable: no
+	// node takes a write in the owner's place, and a static member list
+	// never drops it (docs/consistency.md). Every other call succeeds.
+	var n, refused int
 	for err := range errs {
+		if connect.CodeOf(err) == connect.CodeUnavailable && strings.Contains(err.Error(), "owner nb ") {
+			refused++
+			continue
+		}
 		if n++; n <= 10 {
 			t.Error(err)
 		}
 	}
+	t.Logf("%d writes to the stopped node's keys refused", refused)
 	if n > 0 {
 		t.Fatalf("%d errors reached callers", n)
 	}

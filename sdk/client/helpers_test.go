@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,25 +91,34 @@ func listen(t testing.TB) net.Listener {
 // to every node.
 func startCluster(t *testing.T, n int, cfg node.Config) []*testNode {
 	t.Helper()
+	lns := make([]net.Listener, n)
+	for i := range lns {
+		lns[i] = listen(t)
+	}
+	return startClusterOn(t, lns, cfg)
+}
+
+// startClusterOn is startCluster with one node on each of lns.
+func startClusterOn(t *testing.T, lns []net.Listener, cfg node.Config) []*testNode {
+	t.Helper()
 	if cfg.DBPath == "" {
 		cfg.DBPath = filepath.Join(t.TempDir(), "shared.db")
 	}
-	lns := make([]net.Listener, n)
 	var peers []string
-	for i := range lns {
-		lns[i] = listen(t)
-		peers = append(peers, "n"+string(rune('a'+i))+"="+lns[i].Addr().String())
+	for i, ln := range lns {
+		peers = append(peers, "n"+string(rune('a'+i))+"="+ln.Addr().String())
 	}
-	nodes := make([]*testNode, n)
+	nodes := make([]*testNode, len(lns))
 	for i, ln := range lns {
 		c := cfg
 		c.Cluster.NodeID = "n" + string(rune('a'+i))
 		c.Cluster.Advertise = ln.Addr().String()
 		c.Cluster.Peers = peers
+		c.Cluster.SharedDB = true
 		nodes[i] = startNodeOn(t, c, ln)
 	}
 	for _, nd := range nodes {
-		for nd.Picker().Ring().Len() != n {
+		for nd.Picker().Ring().Len() != len(lns) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
@@ -126,18 +136,34 @@ func deadEndpoint(t testing.TB) string {
 	return url
 }
 
-// countingTransport counts the requests it sends, and remembers the last
-// request's Authorization header.
+// countingTransport counts the cache and admin requests it sends, in all
+// and by host, and remembers the last one's Authorization header.
+// ClusterService requests (membership refreshes, probes of ejected
+// endpoints) are not counted.
 type countingTransport struct {
-	next http.RoundTripper
-	n    atomic.Int64
-	auth atomic.Value // string
+	next   http.RoundTripper
+	n      atomic.Int64
+	byHost sync.Map     // host:port -> *atomic.Int64
+	auth   atomic.Value // string
 }
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	c.auth.Store(req.Header.Get("Authorization"))
+	if !strings.Contains(req.URL.Path, "ClusterService/") {
+		c.n.Add(1)
+		n, _ := c.byHost.LoadOrStore(req.URL.Host, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		c.auth.Store(req.Header.Get("Authorization"))
+	}
 	return c.next.RoundTrip(req)
+}
+
+// to returns how many counted requests went to the node at base URL u.
+func (c *countingTransport) to(u string) int64 {
+	n, ok := c.byHost.Load(strings.TrimPrefix(u, "http://"))
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int64).Load()
 }
 
 // h2cTransport speaks HTTP/2 without TLS, as gRPC needs.

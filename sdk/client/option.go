@@ -20,7 +20,7 @@ type config struct {
 	tls        *tls.Config
 	adminToken string
 	retry      RetryPolicy
-	timeout    time.Duration
+	timeout    *time.Duration // nil means defaultAttemptTimeout
 
 	ownerRouting bool
 	ownerRefresh time.Duration
@@ -74,16 +74,35 @@ func WithRetry(p RetryPolicy) Option {
 	return optionFunc(func(c *config) { c.retry = p })
 }
 
-// WithTimeout bounds each attempt of a call, on top of the caller's
-// context; an attempt that runs out of time is retried on the next
-// endpoint while the caller's context has time left. The default is no
-// per-attempt timeout.
-func WithTimeout(d time.Duration) Option {
+// defaultAttemptTimeout is the attempt timeout of a client made without
+// [WithAttemptTimeout].
+const defaultAttemptTimeout = time.Second
+
+// WithAttemptTimeout bounds each attempt of a call, on top of the
+// caller's context, which bounds the whole call. The default is 1s, for
+// Get, Set, Delete and Stats alike; 0 turns the bound off.
+//
+// An attempt that runs out of it while the caller's context has time left
+// is retried on another endpoint (a second such attempt ends the call, see
+// [RetryPolicy]), and the endpoint that held it is ejected: calls pass it
+// over until it answers a probe, which the client sends at once and then
+// every 250ms until [Client.Close]. An endpoint whose connection fails is
+// ejected the same way, with or without an attempt timeout, and so is one
+// that a caller gave up on (its context ended) after it had been silent
+// for an attempt timeout. One that answered another call while the
+// attempt waited is not, since the delay was then behind it (the key's
+// owner or the group's source). When every endpoint is ejected, calls go
+// to all of them.
+//
+// Raise it for groups whose source can take longer than about 1s to load
+// a key: an attempt that times out is cut off on the node too (the
+// deadline travels with the call).
+func WithAttemptTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
-			c.errs = append(c.errs, errors.New("WithTimeout: negative duration"))
+			c.errs = append(c.errs, errors.New("WithAttemptTimeout: negative duration"))
 		}
-		c.timeout = d
+		c.timeout = &d
 	})
 }
 
@@ -105,7 +124,10 @@ func WithTimeout(d time.Duration) Option {
 // [RetryPolicy]; the owner's attempt counts as one of MaxAttempts) the
 // call goes on round robin over the endpoints given to [New], and the
 // owner is passed over until the next refresh; so are members the node
-// reports as suspect. Until the membership is known (or when no member
+// reports as suspect, and members ejected for not answering (see
+// [WithAttemptTimeout]) until they answer again. A member at the URL of
+// an endpoint given to [New] shares that endpoint's connections and
+// health. Until the membership is known (or when no member
 // owns the key, or it has no usable address) calls go round robin. A
 // failed refresh keeps the membership the client had. Stats is not
 // routed. The routing state is safe for concurrent use.

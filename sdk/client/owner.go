@@ -31,8 +31,10 @@ type ownerRouter struct {
 	ready   chan struct{}      // closed when the first refresh has ended
 	done    chan struct{}      // closed when the loop has exited
 
-	// clients holds one endpoint per member URL, so that a refresh reuses
-	// the clients of the members it already knew. Only the loop uses it.
+	// clients holds one endpoint per member URL that is not among the
+	// client's own endpoints (a member at one of those shares its
+	// endpoint, health included), so that a refresh reuses the clients of
+	// the members it already knew. Only the loop uses it.
 	clients map[string]*endpoint
 }
 
@@ -48,7 +50,8 @@ type member struct {
 	*endpoint
 	// passOver is set when the node reported the member suspect, or when
 	// a call to it failed with a retryable error: its keys then go round
-	// robin until the next refresh builds a new table.
+	// robin until the next refresh builds a new table. They also do
+	// while the endpoint is ejected.
 	passOver atomic.Bool
 }
 
@@ -62,8 +65,8 @@ func newOwnerRouter(c *Client, every time.Duration) *ownerRouter {
 
 // owner returns the member to try first for key, or nil when there is
 // none to try: no membership yet, an empty ring, or an owner that is
-// passed over. The first call starts the refresh loop and waits, while
-// ctx allows, for its first refresh.
+// passed over or ejected. The first call starts the refresh loop and
+// waits, while ctx allows, for its first refresh.
 func (r *ownerRouter) owner(ctx context.Context, key string) *member {
 	t := r.table.Load()
 	if t == nil {
@@ -80,7 +83,7 @@ func (r *ownerRouter) owner(ctx context.Context, key string) *member {
 	if !ok {
 		return nil
 	}
-	if mb := t.members[m.ID]; mb != nil && !mb.passOver.Load() {
+	if mb := t.members[m.ID]; mb != nil && !mb.passOver.Load() && !mb.ejected.Load() {
 		return mb
 	}
 	return nil
@@ -170,14 +173,21 @@ func (r *ownerRouter) build(res *distcachev1.ListMembersResponse, scheme string)
 		if pm.GetAddress() == "" || checkEndpoint(u) != nil {
 			continue // its keys go round robin
 		}
-		e := r.clients[u]
+		e := r.c.byURL[u]
 		if e == nil {
-			e = r.c.newEndpoint(u)
+			if e = r.clients[u]; e == nil {
+				e = r.c.newEndpoint(u)
+			}
+			used[u] = e
 		}
-		used[u] = e
 		mb := &member{endpoint: e}
 		mb.passOver.Store(pm.GetState() == distcachev1.MemberState_MEMBER_STATE_SUSPECT)
 		t.members[pm.GetId()] = mb
+	}
+	for u, e := range r.clients {
+		if used[u] == nil {
+			e.retired.Store(true) // its prober, if any, gives up
+		}
 	}
 	r.clients = used
 	t.ring = ring.NewRing(ms, int(res.GetReplicas()))

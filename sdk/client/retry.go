@@ -14,7 +14,11 @@ import (
 // endpoint, after a delay drawn uniformly from
 // [0, min(MaxDelay, BaseDelay·2^n)) for the n-th retry, counting from 0
 // ("full jitter"). Zero fields take their defaults: four attempts, with
-// delays capped at 50ms, 100ms and 200ms.
+// delays capped at 50ms, 100ms and 200ms. Whatever MaxAttempts says, a
+// call ends after its second attempt that ran out of its
+// [WithAttemptTimeout]: two nodes that both held it that long point at a
+// delay behind them (the key's owner, the group's source) that more
+// attempts would only add load to.
 type RetryPolicy struct {
 	// MaxAttempts is the most attempts a call makes, the first included
 	// (default 4); 1 disables retries.
@@ -81,8 +85,8 @@ func (p RetryPolicy) delay(n int, randN func(int64) int64) time.Duration {
 // the same way again; Canceled, DeadlineExceeded and the context's own
 // errors mean the caller has given up; ResourceExhausted is not retried
 // either, because a message too large stays too large and a shed load
-// should not be met with more calls. (A per-attempt timeout set with
-// [WithTimeout] is retried by the client even so; see there.)
+// should not be met with more calls. (An attempt that ran out of its
+// [WithAttemptTimeout] is retried by the client even so; see there.)
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -105,8 +109,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// maxTimedOut is how many attempts of one call may run out of their
+// attempt timeout before the call fails (see [RetryPolicy]).
+const maxTimedOut = 2
+
 // call runs one RPC, fn, with retries: the first attempt goes to the next
-// endpoint in round-robin order and each retry to the one after.
+// endpoint in round-robin order and each retry to the one after, passing
+// over ejected endpoints (see roundRobin).
 func (c *Client) call(ctx context.Context, fn func(context.Context, *endpoint) error) error {
 	return c.callFirst(ctx, nil, fn)
 }
@@ -117,8 +126,11 @@ func (c *Client) call(ctx context.Context, fn func(context.Context, *endpoint) e
 // owner router builds a new table).
 func (c *Client) callFirst(ctx context.Context, first *member, fn func(context.Context, *endpoint) error) error {
 	start := c.next.Add(1) - 1
+	var prev *endpoint
+	timedOut := 0
 	for n := 0; ; n++ {
-		err := c.attempt(ctx, c.pick(first, start, n), fn)
+		e := c.pick(first, start, n, prev)
+		err := c.attempt(ctx, e, fn)
 		if err == nil {
 			return nil
 		}
@@ -128,30 +140,35 @@ func (c *Client) callFirst(ctx context.Context, first *member, fn func(context.C
 		if n == 0 && first != nil {
 			first.passOver.Store(true)
 		}
-		if n+1 >= c.retry.MaxAttempts {
+		if errors.As(err, new(*attemptTimeoutError)) {
+			timedOut++
+		}
+		if n+1 >= c.retry.MaxAttempts || timedOut >= maxTimedOut {
 			return fmt.Errorf("%d attempts: %w", n+1, err)
 		}
 		if serr := c.sleep(ctx, c.retry.delay(n, c.randN)); serr != nil {
 			return fmt.Errorf("%w after %d attempts (last error: %w)", serr, n+1, err)
 		}
+		prev = e
 	}
 }
 
 // pick returns the endpoint of attempt n (from 0) of a call that starts
-// round robin at start, or at first when it is not nil.
-func (c *Client) pick(first *member, start uint64, n int) *endpoint {
+// round robin at start, or at first when it is not nil; prev is the
+// endpoint of attempt n-1, which a retry avoids.
+func (c *Client) pick(first *member, start uint64, n int, prev *endpoint) *endpoint {
 	if first != nil {
 		if n == 0 {
 			return first.endpoint
 		}
 		n--
 	}
-	return &c.endpoints[(start+uint64(n))%uint64(len(c.endpoints))]
+	return c.roundRobin(start+uint64(n), prev)
 }
 
 // retryable reports whether the client tries err again on another node:
-// [IsRetryable] errors, an attempt that ran out of its [WithTimeout], and
-// a connection reset, while ctx is live.
+// [IsRetryable] errors, an attempt that ran out of its
+// [WithAttemptTimeout], and a connection reset, while ctx is live.
 func (c *Client) retryable(ctx context.Context, err error) bool {
 	var timeout *attemptTimeoutError
 	// connect-go reports a connection reset by the peer (a node that
@@ -162,23 +179,30 @@ func (c *Client) retryable(ctx context.Context, err error) bool {
 	return IsRetryable(err) || reset || (errors.As(err, &timeout) && ctx.Err() == nil)
 }
 
-// attempt makes one attempt at e under the per-attempt timeout. An
-// attempt that ran out of that timeout, rather than the caller's context,
-// fails with an *attemptTimeoutError.
+// attempt makes one attempt at e under the attempt timeout and records
+// its outcome in e's health (see observe). An attempt that ran out of
+// that timeout, rather than the caller's context, fails with an
+// *attemptTimeoutError.
 func (c *Client) attempt(ctx context.Context, e *endpoint, fn func(context.Context, *endpoint) error) error {
-	if c.timeout <= 0 {
-		return fn(ctx, e)
+	if ctx.Err() != nil {
+		return fn(ctx, e) // says nothing of e
 	}
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
 	defer cancel()
+	start := c.now()
 	err := fn(actx, e)
+	c.observe(ctx, e, start, err)
 	if err != nil && actx.Err() != nil && ctx.Err() == nil {
 		return &attemptTimeoutError{timeout: c.timeout, err: err}
 	}
 	return err
 }
 
-// attemptTimeoutError is an attempt that ran out of its [WithTimeout].
+// attemptTimeoutError is an attempt that ran out of its
+// [WithAttemptTimeout].
 type attemptTimeoutError struct {
 	timeout time.Duration
 	err     error

@@ -47,13 +47,13 @@ func TestRetrySkipsDeadEndpoint(t *testing.T) {
 			t.Fatalf("call %d: Delete: %v", i, err)
 		}
 	}
-	// Round robin starts every other call at the dead endpoint, which
-	// costs one extra attempt and one back-off.
-	if got, want := counter.n.Load(), int64(3*calls*3/2); got != want {
+	// The first call starts at the dead endpoint, which costs one extra
+	// attempt and one back-off, and ejects it: no later call tries it.
+	if got, want := counter.n.Load(), int64(3*calls+1); got != want {
 		t.Fatalf("%d attempts for %d calls, want %d", got, 3*calls, want)
 	}
-	if len(*delays) != 3*calls/2 {
-		t.Fatalf("%d back-offs, want %d", len(*delays), 3*calls/2)
+	if len(*delays) != 1 {
+		t.Fatalf("%d back-offs, want 1", len(*delays))
 	}
 }
 
@@ -102,14 +102,14 @@ func TestRetryStopsWhenContextEnds(t *testing.T) {
 func TestPerAttemptTimeoutMovesOn(t *testing.T) {
 	n := startNode(t, node.Config{})
 	hung := hangingEndpoint(t)
-	c := newClient(t, []string{hung, n.url}, client.WithTimeout(100*time.Millisecond))
+	c := newClient(t, []string{hung, n.url}, client.WithAttemptTimeout(100*time.Millisecond))
 	recordSleeps(c)
-	for i := range 4 { // two of them start at the hung endpoint
+	for i := range 4 { // the first starts at the hung endpoint
 		if s, err := c.GetString(t.Context(), "default", "hello"); err != nil || s != "world" {
 			t.Fatalf("call %d: Get = %q, %v", i, s, err)
 		}
 	}
-	c = newClient(t, []string{hung}, client.WithTimeout(50*time.Millisecond), client.WithRetry(client.RetryPolicy{MaxAttempts: 2}))
+	c = newClient(t, []string{hung}, client.WithAttemptTimeout(50*time.Millisecond), client.WithRetry(client.RetryPolicy{MaxAttempts: 2}))
 	_, err := c.Get(t.Context(), "default", "hello")
 	if connect.CodeOf(err) != connect.CodeDeadlineExceeded {
 		t.Fatalf("Get on a hung endpoint = %v, want DeadlineExceeded", err)

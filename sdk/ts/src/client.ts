@@ -1,5 +1,6 @@
 import { type Client, createClient as createServiceClient } from "@connectrpc/connect";
 
+import { Attempts, checkAttemptOptions } from "./attempt.js";
 import { AdminService, type GroupStats, type Plugin } from "./gen/distcache/v1/admin_pb.js";
 import { CacheService } from "./gen/distcache/v1/cache_pb.js";
 import { ClusterService, type Member } from "./gen/distcache/v1/cluster_pb.js";
@@ -18,8 +19,16 @@ export interface ClientOptions {
   /** adminToken is sent as "Authorization: Bearer <adminToken>" with
    * purge and setGroupPolicy, and with no other call. Default none. */
   adminToken?: string;
-  /** timeoutMs is every call's deadline, sent to the node too; default
-   * none. */
+  /** attemptTimeoutMs bounds each attempt of get, set, delete, stats,
+   * plugins, members and owner, and is sent to the node as the attempt's
+   * deadline; default 1000, 0 for none. An attempt that runs out of it,
+   * or finds the node unavailable, is tried once more (these calls are
+   * idempotent), so such a call waits at most about twice this long.
+   * setGroupPolicy and purge are neither bounded by it nor retried. */
+  attemptTimeoutMs?: number;
+  /** timeoutMs is every call's deadline, its retry included, sent to the
+   * node too; default none. Running out of it is not retried. It is also
+   * the deadline of the raw clients' calls. */
   timeoutMs?: number;
   /** fetch replaces globalThis.fetch, e.g. to add credentials or for
    * tests. */
@@ -28,7 +37,11 @@ export interface ClientOptions {
 
 /**
  * DistcacheClient calls one distcache node; the node forwards each key to
- * its owner. Every method rejects with a {@link DistcacheError}. A client
+ * its owner. Each attempt of a call is bounded by
+ * {@link ClientOptions.attemptTimeoutMs}, and the idempotent calls are
+ * tried once more after an attempt that timed out or found the node
+ * unavailable (behind a load balancer the retry may reach another node).
+ * Every method rejects with a {@link DistcacheError}. A client
  * holds no connection state of its own (fetch does), so one can be shared
  * by the whole page and used by any number of calls at once.
  *
@@ -45,12 +58,16 @@ export class DistcacheClient {
   /** cluster is the raw ClusterService client. */
   readonly cluster: Client<typeof ClusterService>;
 
-  /** The constructor throws a TypeError for a missing baseUrl or an
-   * unknown protocol. */
+  private readonly attempts: Attempts;
+
+  /** The constructor throws a TypeError for a missing baseUrl, an
+   * unknown protocol, or a negative timeout. */
   constructor(opts: ClientOptions) {
     if (typeof opts?.baseUrl !== "string" || opts.baseUrl === "") {
       throw new TypeError("distcache: ClientOptions.baseUrl is required, e.g. \"http://localhost:8080\"");
     }
+    checkAttemptOptions(opts);
+    this.attempts = new Attempts(opts);
     const transport = createTransport(opts);
     this.cache = createServiceClient(CacheService, transport);
     this.admin = createServiceClient(AdminService, transport);
@@ -60,7 +77,7 @@ export class DistcacheClient {
   /** get returns the value of key in group, loading it on a miss; a key
    * the group's source does not have rejects with code "not_found". */
   get(group: string, key: string): Promise<Value> {
-    return call(async () => valueOf(await this.cache.get({ group, key })));
+    return call(async () => valueOf(await this.attempts.retried((o) => this.cache.get({ group, key }, o))));
   }
 
   /** getString is get decoding the value as UTF-8. */
@@ -75,47 +92,47 @@ export class DistcacheClient {
    */
   set(group: string, key: string, value: Uint8Array | string, opts: { ttlMs?: number } = {}): Promise<void> {
     return call(async () => {
-      const ttl = opts.ttlMs === undefined ? undefined : msToDuration(opts.ttlMs);
-      await this.cache.set({ group, key, value: bytesOf(value), ttl });
+      const req = { group, key, value: bytesOf(value), ttl: opts.ttlMs === undefined ? undefined : msToDuration(opts.ttlMs) };
+      await this.attempts.retried((o) => this.cache.set(req, o));
     });
   }
 
   /** delete removes key from group; deleting a missing key succeeds. */
   delete(group: string, key: string): Promise<void> {
     return call(async () => {
-      await this.cache.delete({ group, key });
+      await this.attempts.retried((o) => this.cache.delete({ group, key }, o));
     });
   }
 
   /** stats returns the counters of group, or of every group (sorted by
    * name) when group is omitted. */
   stats(group?: string): Promise<GroupStats[]> {
-    return call(async () => (await this.admin.getStats({ group })).groups);
+    return call(async () => (await this.attempts.retried((o) => this.admin.getStats({ group }, o))).groups);
   }
 
   /** plugins lists the plugin modules the node has loaded, sorted by
    * name. */
   plugins(): Promise<Plugin[]> {
-    return call(async () => (await this.admin.listPlugins({})).plugins);
+    return call(async () => (await this.attempts.retried((o) => this.admin.listPlugins({}, o))).plugins);
   }
 
   /** setGroupPolicy switches group to a loaded policy plugin and returns
    * the policy now in use. It needs adminToken. */
   setGroupPolicy(group: string, policy: string): Promise<string> {
-    return call(async () => (await this.admin.setGroupPolicy({ group, policy })).policy);
+    return call(async () => (await this.attempts.once((o) => this.admin.setGroupPolicy({ group, policy }, o))).policy);
   }
 
   /** purge drops every entry the node holds for group (its source is not
    * touched) and returns how many it dropped. It needs adminToken. */
   purge(group: string): Promise<bigint> {
-    return call(async () => (await this.admin.purge({ group })).removed);
+    return call(async () => (await this.attempts.once((o) => this.admin.purge({ group }, o))).removed);
   }
 
   /** members lists the ring as the node sees it: its own id, the virtual
    * nodes per member, and the members sorted by id. */
   members(): Promise<{ self: string; replicas: number; members: Member[] }> {
     return call(async () => {
-      const res = await this.cluster.listMembers({});
+      const res = await this.attempts.retried((o) => this.cluster.listMembers({}, o));
       return { self: res.self, replicas: res.replicas, members: res.members };
     });
   }
@@ -123,7 +140,7 @@ export class DistcacheClient {
   /** owner returns the member that owns key. */
   owner(key: string): Promise<Member> {
     return call(async () => {
-      const res = await this.cluster.owner({ key });
+      const res = await this.attempts.retried((o) => this.cluster.owner({ key }, o));
       if (res.owner === undefined) {
         throw new DistcacheError("internal", "[internal] the node named no owner");
       }

@@ -11,6 +11,26 @@ import { ADMIN_TOKEN, startNode, type TestNode } from "./node.js";
 
 const protocols: Protocol[] = ["grpc-web", "connect"];
 
+/** hang is a fetch that never answers; it rejects when its call is
+ * aborted. */
+const hang: typeof fetch = (_input, init) =>
+  new Promise((_resolve, reject) => {
+    init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
+  });
+
+/** counting returns a fetch that counts its calls into n.calls before
+ * passing them to f. */
+function counting(f: typeof fetch): { fetch: typeof fetch; calls: number } {
+  const c = {
+    calls: 0,
+    fetch: ((input, init) => {
+      c.calls++;
+      return f(input, init);
+    }) as typeof fetch,
+  };
+  return c;
+}
+
 /** rejects asserts that p rejects with a DistcacheError of code and returns it. */
 async function rejects(p: Promise<unknown>, code: string): Promise<DistcacheError> {
   const err = await p.then(
@@ -154,6 +174,16 @@ for (const protocol of protocols) {
       assert.equal(httpMethods.get("Get"), protocol === "connect" ? "GET" : "POST");
     });
 
+    it("an attempt that hangs is tried once more", async () => {
+      let fetches = 0;
+      const firstHangs: typeof fetch = (input, init) => (++fetches === 1 ? hang(input, init) : fetch(input, init));
+      const c = createClient({ baseUrl: node.baseUrl, protocol, attemptTimeoutMs: 100, fetch: firstHangs });
+      const started = Date.now();
+      assert.equal(await c.getString("default", "hello"), "world");
+      assert.equal(fetches, 2);
+      assert.ok(Date.now() - started < 100 + 1000, `took ${Date.now() - started}ms`);
+    });
+
     it("the raw clients are there too", async () => {
       const res = await client.cache.get({ group: "default", key: "hello" });
       assert.equal(new TextDecoder().decode(res.value), "world");
@@ -172,20 +202,49 @@ describe("without a node", () => {
     assert.equal(err.code, "unavailable", err.message);
   });
 
-  it("timeoutMs is the call's deadline", async () => {
-    const hang: typeof fetch = (_input, init) =>
-      new Promise((_resolve, reject) => {
-        init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
-      });
+  it("timeoutMs is the call's deadline, and running out of it is not retried", async () => {
     for (const protocol of protocols) {
-      const client = createClient({ baseUrl: "http://127.0.0.1:1", protocol, timeoutMs: 50, fetch: hang });
+      const f = counting(hang);
+      const client = createClient({ baseUrl: "http://127.0.0.1:1", protocol, timeoutMs: 50, fetch: f.fetch });
       await rejects(client.get("default", "k"), "deadline_exceeded");
+      assert.equal(f.calls, 1, protocol);
     }
+  });
+
+  it("attemptTimeoutMs bounds each attempt, and a timed-out attempt is tried once more", async () => {
+    for (const protocol of protocols) {
+      const f = counting(hang);
+      const client = createClient({ baseUrl: "http://127.0.0.1:1", protocol, attemptTimeoutMs: 30, fetch: f.fetch });
+      const started = Date.now();
+      await rejects(client.get("default", "k"), "deadline_exceeded");
+      const took = Date.now() - started;
+      assert.equal(f.calls, 2, protocol);
+      assert.ok(took >= 60 && took < 60 + 1000, `${protocol}: took ${took}ms`);
+    }
+  });
+
+  it("an unavailable node is tried once more", async () => {
+    const f = counting(fetch);
+    const client = createClient({ baseUrl: "http://127.0.0.1:1", fetch: f.fetch });
+    await rejects(client.stats(), "unavailable");
+    assert.equal(f.calls, 2);
+  });
+
+  it("purge and setGroupPolicy have only timeoutMs and are not retried", async () => {
+    const f = counting(hang);
+    const client = createClient({ baseUrl: "http://127.0.0.1:1", attemptTimeoutMs: 10, timeoutMs: 100, fetch: f.fetch });
+    const started = Date.now();
+    await rejects(client.purge("default"), "deadline_exceeded");
+    await rejects(client.setGroupPolicy("default", "lru"), "deadline_exceeded");
+    assert.ok(Date.now() - started >= 190, `took ${Date.now() - started}ms`);
+    assert.equal(f.calls, 2);
   });
 
   it("bad options throw", () => {
     assert.throws(() => createClient({ baseUrl: "" }), TypeError);
     assert.throws(() => createClient({ baseUrl: "http://x", protocol: "grpc" as Protocol }), TypeError);
+    assert.throws(() => createClient({ baseUrl: "http://x", attemptTimeoutMs: -1 }), TypeError);
+    assert.throws(() => createClient({ baseUrl: "http://x", timeoutMs: Number.NaN }), TypeError);
   });
 
   it("a non-finite ttlMs is invalid_argument", async () => {
