@@ -12,6 +12,7 @@ import (
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
 	"github.com/distcache/distcache/server/cache"
+	"github.com/distcache/distcache/server/peer"
 )
 
 // Groups finds the groups a node serves. Implementations must be safe for
@@ -65,7 +66,7 @@ func (s *cacheService) Set(ctx context.Context, req *connect.Request[distcachev1
 	if err != nil {
 		return nil, err
 	}
-	if err := g.Set(ctx, req.Msg.GetKey(), req.Msg.GetValue(), ttlOf(req.Msg.GetTtl())); err != nil {
+	if err := g.Set(ctx, req.Msg.GetKey(), req.Msg.GetValue(), peer.TTLOf(req.Msg.GetTtl())); err != nil {
 		return nil, errorFromCache(err)
 	}
 	return connect.NewResponse(&distcachev1.SetResponse{}), nil
@@ -80,13 +81,6 @@ func (s *cacheService) checkValue(value []byte) error {
 	return nil
 }
 
-// ttlOf is a request's ttl: absent means the group's, zero forever.
-func ttlOf(d *durationpb.Duration) time.Duration {
-	if d == nil {
-		return cache.GroupTTL
-	}
-	return d.AsDuration()
-}
 
 // Delete removes the key from the group.
 func (s *cacheService) Delete(ctx context.Context, req *connect.Request[distcachev1.DeleteRequest]) (*connect.Response[distcachev1.DeleteResponse], error) {

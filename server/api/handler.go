@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/server/peer"
 	"github.com/distcache/distcache/server/ui"
 )
 
@@ -117,7 +118,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
 	mux.Handle(distcachev1connect.NewCacheServiceHandler(cs, opts...))
 	// Node-to-node calls; not listed by reflection, which is for clients.
-	mux.Handle(distcachev1connect.NewPeerServiceHandler(&peerService{cs: cs}, opts...))
+	mux.Handle(distcachev1connect.NewPeerServiceHandler(peer.NewService(peer.ServiceConfig{
+		Group: cs.group, CheckValue: cs.checkValue, FromCache: errorFromCache, Now: cfg.Now,
+	}), opts...))
 	if cfg.Cluster != nil {
 		mux.Handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
 	}

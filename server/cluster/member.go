@@ -1,6 +1,7 @@
-// Package cluster turns single nodes into a cluster that shares one
-// keyspace: the consistent-hash ring, membership (alone, a static list, or
-// etcd leases), and the peer client.
+// Package cluster is a node's view of the cluster: the consistent-hash
+// ring over the current members and the [Picker] that tells the cache's
+// groups who owns and who replicates a key. Membership (who is in) lives in
+// server/membership and the node-to-node protocol in server/peer.
 package cluster
 
 import "github.com/distcache/distcache/internal/ring"

@@ -6,10 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"connectrpc.com/connect"
-
-	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/server/cache"
+	"github.com/distcache/distcache/server/peer"
 )
 
 // DefaultSuspectFor is how long a member that could not be reached is
@@ -23,12 +21,12 @@ const DefaultSuspectFor = 2 * time.Second
 // safe for concurrent use.
 type Picker struct {
 	self       string
-	client     *PeerClient
+	client     *peer.Client
 	replicas   int
 	suspectFor time.Duration
 
 	ring      atomic.Pointer[Ring]
-	peers     atomic.Pointer[map[string]*remotePeer]
+	peers     atomic.Pointer[map[string]*peer.Remote]
 	suspects  sync.Map // member ID -> time.Time until which it is suspect
 	changes   atomic.Int64
 	epoch     atomic.Uint64
@@ -41,7 +39,7 @@ var _ cache.Peers = (*Picker)(nil)
 
 // NewPicker returns a picker for the node self whose ring holds only self
 // until the first Update.
-func NewPicker(self Member, client *PeerClient, replicas int) *Picker {
+func NewPicker(self Member, client *peer.Client, replicas int) *Picker {
 	p := &Picker{self: self.ID, client: client, replicas: replicas, suspectFor: DefaultSuspectFor}
 	p.Update([]Member{self})
 	return p
@@ -58,10 +56,10 @@ func (p *Picker) OnChange(fn func()) { p.onChange.Store(&fn) }
 // Update rebuilds the ring from members (which should include this node).
 // Readers see the old ring or the new one, never a mix.
 func (p *Picker) Update(members []Member) {
-	peers := make(map[string]*remotePeer, len(members))
+	peers := make(map[string]*peer.Remote, len(members))
 	for _, m := range members {
 		if m.ID != p.self {
-			peers[m.ID] = &remotePeer{member: m, c: p.client}
+			peers[m.ID] = peer.NewRemote(m, p.client)
 		}
 	}
 	ring := NewRing(members, p.replicas)
@@ -151,8 +149,8 @@ func (p *Picker) View() cache.View {
 
 // Unreachable implements [cache.Peers]: the peer is suspect for a while.
 func (p *Picker) Unreachable(peer cache.Peer, _ error) {
-	if rp, ok := peer.(*remotePeer); ok {
-		p.suspects.Store(rp.member.ID, time.Now().Add(p.suspectFor))
+	if peer != nil {
+		p.suspects.Store(peer.ID(), time.Now().Add(p.suspectFor))
 	}
 }
 
@@ -184,18 +182,14 @@ func (p *Picker) Invalidate(ctx context.Context, group, key string, holders []st
 	peers := *p.peers.Load()
 	var wg sync.WaitGroup
 	for _, id := range holders {
-		peer, ok := peers[id]
-		if !ok {
-			// It left the ring; its lease may still run. Its hot copies
-			// were dropped when it saw the ring change, or run out by until.
-			peer = nil
-		}
+		// A holder that left the ring may still hold its lease: wait it
+		// out.
+		holder, ok := peers[id]
 		wg.Go(func() {
-			if peer != nil {
+			if ok {
 				cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), until)
 				defer cancel()
-				req := connect.NewRequest(&distcachev1.InvalidateRequest{Group: group, Key: key})
-				if _, err := peer.c.client(peer.member.Addr).Invalidate(cctx, req); err == nil {
+				if holder.Invalidate(cctx, group, key) == nil {
 					return
 				}
 			}

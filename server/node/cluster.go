@@ -17,6 +17,8 @@ import (
 	"github.com/distcache/distcache/internal/ring"
 	"github.com/distcache/distcache/server/cache"
 	"github.com/distcache/distcache/server/cluster"
+	"github.com/distcache/distcache/server/membership"
+	"github.com/distcache/distcache/server/peer"
 )
 
 // ClusterConfig says how a node finds the others. With neither Etcd nor
@@ -50,7 +52,7 @@ type ClusterConfig struct {
 	// key. Without it a clustered node refuses write-through groups.
 	SharedDB bool
 	// PeerTimeout bounds one peer read or replication call (--peer-timeout,
-	// default cluster.DefaultPeerTimeout).
+	// default peer.DefaultPeerTimeout).
 	PeerTimeout time.Duration
 	// TLSCert and TLSKey, when set, make the node serve HTTPS and call its
 	// peers over HTTPS; TLSCA, when set, is the CA bundle peers' certificates
@@ -133,7 +135,7 @@ func (n *Node) setupCluster(ctx context.Context) error {
 		return err
 	}
 	n.serveTLS = serveTLS
-	client, err := cluster.NewPeerClient(cluster.ClientConfig{
+	client, err := peer.NewClient(peer.Config{
 		TLS: peerTLS, TracerProvider: n.tel.TracerProvider, Propagator: n.tel.Propagator,
 		Timeout: c.PeerTimeout,
 	})
@@ -150,7 +152,7 @@ func (n *Node) setupCluster(ctx context.Context) error {
 		}
 		jctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
 		defer cancel()
-		e, err := cluster.NewEtcd(jctx, cluster.EtcdConfig{
+		e, err := membership.NewEtcd(jctx, membership.EtcdConfig{
 			Endpoints: c.Etcd, Prefix: c.EtcdPrefix, Self: self, LeaseTTL: c.LeaseTTL, Logger: n.log,
 		})
 		if err != nil {
@@ -163,9 +165,9 @@ func (n *Node) setupCluster(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n.member = cluster.Static(self, peers)
+		n.member = membership.Static(self, peers)
 	default:
-		n.member = cluster.Alone(self)
+		n.member = membership.Alone(self)
 	}
 	n.closers = append(n.closers, n.leave)
 	n.followMembership(client, len(c.Etcd) > 0)
@@ -179,7 +181,7 @@ func (n *Node) setupCluster(ctx context.Context) error {
 // expires every lease at once (after an outage or a pause), the nodes
 // re-register within moments, and dropping them all meanwhile would make
 // every node the owner of every key.
-func (n *Node) followMembership(client *cluster.PeerClient, probe bool) {
+func (n *Node) followMembership(client *peer.Client, probe bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	f := &follower{n: n, client: client, probe: probe, ghosts: map[string]cluster.Member{}}
@@ -199,7 +201,7 @@ const ghostCheckEvery = 500 * time.Millisecond
 // follower turns membership lists into the picker's ring.
 type follower struct {
 	n      *Node
-	client *cluster.PeerClient
+	client *peer.Client
 	probe  bool
 
 	mu      sync.Mutex

@@ -24,6 +24,7 @@ import (
 	"github.com/distcache/distcache/server/cache"
 	"github.com/distcache/distcache/server/cluster"
 	"github.com/distcache/distcache/server/config"
+	"github.com/distcache/distcache/server/membership"
 	"github.com/distcache/distcache/server/plugin"
 	"github.com/distcache/distcache/server/source"
 	"github.com/distcache/distcache/server/telemetry"
@@ -77,7 +78,7 @@ type Node struct {
 	groups   []*cache.Group // sorted by name
 	plugins  *plugin.Manager
 	picker   *cluster.Picker
-	member   cluster.Membership
+	member   membership.Membership
 	health   *api.Health
 	serveTLS *tls.Config
 	handler  http.Handler

@@ -1,4 +1,8 @@
-package cluster
+// Package peer is the node-to-node protocol: the PeerService handler a
+// node serves as the owner of keys, the client other nodes call it with,
+// and how errors cross the hop in both directions. The cache package
+// sees a peer only through [cache.Peer].
+package peer
 
 import (
 	"context"
@@ -17,6 +21,7 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/internal/ring"
 	"github.com/distcache/distcache/server/cache"
 )
 
@@ -30,8 +35,8 @@ const CodeOwnerFailed = connect.CodeAborted
 // (it is not suspect), and the write was not acknowledged.
 const CodeNoQuorum = connect.CodeFailedPrecondition
 
-// ClientConfig configures a [PeerClient].
-type ClientConfig struct {
+// Config configures a [Client].
+type Config struct {
 	// TLS, when set, makes peer calls over HTTPS with this configuration;
 	// nil means HTTP/2 without TLS (h2c).
 	TLS *tls.Config
@@ -49,19 +54,19 @@ type ClientConfig struct {
 	WriteTimeout time.Duration
 }
 
-// DefaultPeerTimeout is [ClientConfig.Timeout]'s default: well under a
+// DefaultPeerTimeout is [Config.Timeout]'s default: well under a
 // client's own deadline, so a node that forwards to a hung owner fails
 // over to its replicas in time.
 const DefaultPeerTimeout = 500 * time.Millisecond
 
-// DefaultPeerWriteTimeout is [ClientConfig.WriteTimeout]'s default: a
+// DefaultPeerWriteTimeout is [Config.WriteTimeout]'s default: a
 // replication call plus a hot-copy lease ([cache.DefaultHotLease]) the
 // owner may have to wait out.
 const DefaultPeerWriteTimeout = DefaultPeerTimeout + cache.DefaultHotLease + 500*time.Millisecond
 
-// PeerClient calls other nodes' PeerService over gRPC, on pooled HTTP/2
+// Client calls other nodes' PeerService over gRPC, on pooled HTTP/2
 // connections (one pool per node address). It is safe for concurrent use.
-type PeerClient struct {
+type Client struct {
 	http         *http.Client
 	scheme       string
 	opts         []connect.ClientOption
@@ -72,8 +77,8 @@ type PeerClient struct {
 	clients map[string]distcachev1connect.PeerServiceClient
 }
 
-// NewPeerClient returns a client for cfg.
-func NewPeerClient(cfg ClientConfig) (*PeerClient, error) {
+// NewClient returns a client for cfg.
+func NewClient(cfg Config) (*Client, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	scheme := "http"
 	if cfg.TLS != nil {
@@ -101,7 +106,7 @@ func NewPeerClient(cfg ClientConfig) (*PeerClient, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultPeerWriteTimeout
 	}
-	return &PeerClient{
+	return &Client{
 		http:         &http.Client{Transport: tr},
 		scheme:       scheme,
 		opts:         []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel)},
@@ -112,7 +117,7 @@ func NewPeerClient(cfg ClientConfig) (*PeerClient, error) {
 }
 
 // client returns the PeerService client of addr, made once.
-func (c *PeerClient) client(addr string) distcachev1connect.PeerServiceClient {
+func (c *Client) client(addr string) distcachev1connect.PeerServiceClient {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cl, ok := c.clients[addr]
@@ -124,23 +129,29 @@ func (c *PeerClient) client(addr string) distcachev1connect.PeerServiceClient {
 }
 
 // Close closes idle connections.
-func (c *PeerClient) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.http.CloseIdleConnections() }
 
-// remotePeer is another node as the cache sees it.
-type remotePeer struct {
-	member Member
-	c      *PeerClient
+// Remote is another node as the cache sees it: a [cache.Peer].
+type Remote struct {
+	member ring.Member
+	c      *Client
 }
 
-var _ cache.Peer = (*remotePeer)(nil)
+var _ cache.Peer = (*Remote)(nil)
 
-func (p *remotePeer) String() string { return p.member.ID }
+// NewRemote returns the node m, called through c.
+func NewRemote(m ring.Member, c *Client) *Remote { return &Remote{member: m, c: c} }
+
+// Member returns the node's member record.
+func (p *Remote) Member() ring.Member { return p.member }
+
+func (p *Remote) String() string { return p.member.ID }
 
 // ID implements [cache.Peer].
-func (p *remotePeer) ID() string { return p.member.ID }
+func (p *Remote) ID() string { return p.member.ID }
 
 // Fetch implements [cache.Peer].
-func (p *remotePeer) Fetch(ctx context.Context, group, key, holder string) (cache.Value, time.Duration, error) {
+func (p *Remote) Fetch(ctx context.Context, group, key, holder string) (cache.Value, time.Duration, error) {
 	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
 	defer cancel()
 	req := &distcachev1.FetchRequest{Group: group, Key: key, Holder: holder}
@@ -156,7 +167,7 @@ func (p *remotePeer) Fetch(ctx context.Context, group, key, holder string) (cach
 }
 
 // Store implements [cache.Peer].
-func (p *remotePeer) Store(ctx context.Context, group, key string, value []byte, ttl time.Duration) error {
+func (p *Remote) Store(ctx context.Context, group, key string, value []byte, ttl time.Duration) error {
 	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout)
 	defer cancel()
 	req := &distcachev1.StoreRequest{Group: group, Key: key, Value: value}
@@ -168,7 +179,7 @@ func (p *remotePeer) Store(ctx context.Context, group, key string, value []byte,
 }
 
 // Remove implements [cache.Peer].
-func (p *remotePeer) Remove(ctx context.Context, group, key string) error {
+func (p *Remote) Remove(ctx context.Context, group, key string) error {
 	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout)
 	defer cancel()
 	_, err := p.c.client(p.member.Addr).Remove(cctx, connect.NewRequest(&distcachev1.RemoveRequest{Group: group, Key: key}))
@@ -176,7 +187,7 @@ func (p *remotePeer) Remove(ctx context.Context, group, key string) error {
 }
 
 // Replicate implements [cache.Peer].
-func (p *remotePeer) Replicate(ctx context.Context, group string, rs ...cache.Record) error {
+func (p *Remote) Replicate(ctx context.Context, group string, rs ...cache.Record) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -192,7 +203,7 @@ func (p *remotePeer) Replicate(ctx context.Context, group string, rs ...cache.Re
 }
 
 // Peek implements [cache.Peer].
-func (p *remotePeer) Peek(ctx context.Context, group, key string) (cache.Record, bool, error) {
+func (p *Remote) Peek(ctx context.Context, group, key string) (cache.Record, bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
 	defer cancel()
 	res, err := p.c.client(p.member.Addr).Peek(cctx, connect.NewRequest(&distcachev1.PeekRequest{Group: group, Key: key}))
@@ -203,6 +214,13 @@ func (p *remotePeer) Peek(ctx context.Context, group, key string) (cache.Record,
 		return cache.Record{}, false, nil
 	}
 	return RecordFromProto(res.Msg.GetRecord(), time.Now()), true, nil
+}
+
+// Invalidate asks the node to drop its copies of key in group.
+func (p *Remote) Invalidate(ctx context.Context, group, key string) error {
+	req := connect.NewRequest(&distcachev1.InvalidateRequest{Group: group, Key: key})
+	_, err := p.c.client(p.member.Addr).Invalidate(ctx, req)
+	return p.wrap(ctx, err, group, key)
 }
 
 // RecordToProto turns r into its wire form, its expiry as the ttl left
@@ -227,7 +245,7 @@ func RecordFromProto(pr *distcachev1.Record, now time.Time) cache.Record {
 // wrap turns a peer's answer into the cache's errors: not found, the
 // owner's failure, or unreachable. ctx is the caller's: a per-call timeout
 // that ran out while it is still live means the peer did not answer.
-func (p *remotePeer) wrap(ctx context.Context, err error, group, key string) error {
+func (p *Remote) wrap(ctx context.Context, err error, group, key string) error {
 	if err == nil {
 		return nil
 	}
@@ -253,7 +271,7 @@ func (p *remotePeer) wrap(ctx context.Context, err error, group, key string) err
 // Alive asks the node at addr for its health and reports whether it
 // answered SERVING within the peer timeout. A node shutting down answers
 // NOT_SERVING; a frozen or dead one does not answer.
-func (c *PeerClient) Alive(ctx context.Context, addr string) bool {
+func (c *Client) Alive(ctx context.Context, addr string) bool {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	hc := connect.NewClient[healthpb.HealthCheckRequest, healthpb.HealthCheckResponse](

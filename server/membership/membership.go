@@ -1,11 +1,19 @@
-package cluster
+// Package membership tells a node who is in the cluster: just itself
+// ([Alone]), a fixed list ([Static]), or the members registered in etcd
+// under leases ([Etcd]). It knows nothing of the ring built from them.
+package membership
 
 import (
 	"cmp"
 	"context"
 	"errors"
 	"slices"
+
+	"github.com/distcache/distcache/internal/ring"
 )
+
+// Member is one node of the cluster; see [ring.Member].
+type Member = ring.Member
 
 // Membership tells a node who is in the cluster. The implementations are
 // [Alone] (just this node, the default), [Static] (a fixed list) and [Etcd]
