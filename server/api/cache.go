@@ -81,7 +81,6 @@ func (s *cacheService) checkValue(value []byte) error {
 	return nil
 }
 
-
 // Delete removes the key from the group.
 func (s *cacheService) Delete(ctx context.Context, req *connect.Request[distcachev1.DeleteRequest]) (*connect.Response[distcachev1.DeleteResponse], error) {
 	g, err := s.group(req.Msg.GetGroup())
