@@ -29,6 +29,9 @@ const (
 	rpcTimeout = 2 * time.Second
 )
 
+// e2eClusterSecret is the cluster secret of every node the tests start.
+const e2eClusterSecret = "e2e-cluster-secret"
+
 // rpcClient is the HTTP client of the test's own RPCs. It is safe for
 // concurrent use.
 var rpcClient = &http.Client{Timeout: rpcTimeout}
@@ -112,7 +115,7 @@ func (n *clusterNode) launch(owner, t *testing.T) {
 	t.Helper()
 	args := []string{
 		"--addr", n.addr, "--db", n.db, "--shared-db", "--node-id", n.id,
-		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(),
+		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(), "--cluster-secret", e2eClusterSecret,
 	}
 	p := &nodeProc{t: owner, errBuf: &syncBuffer{}, done: make(chan struct{}), baseURL: "http://" + n.addr}
 	p.cmd = exec.Command(bins.distcache, args...)

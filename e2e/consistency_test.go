@@ -200,7 +200,7 @@ func (r *chaosRun) launch(t *testing.T, n *clusterNode) {
 	t.Helper()
 	args := []string{
 		"--addr", n.addr, "--db", n.db, "--node-id", n.id, "--config", r.config,
-		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(),
+		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(), "--cluster-secret", e2eClusterSecret,
 	}
 	p := &nodeProc{t: r.t, errBuf: &syncBuffer{}, done: make(chan struct{}), baseURL: "http://" + n.addr}
 	p.cmd = exec.Command(bins.distcache, args...)

@@ -50,6 +50,7 @@ type flags struct {
 	replicas                       int
 	tlsCert, tlsKey, tlsCA         string
 	sharedDB                       bool
+	clusterSecret                  string
 	peerTimeout                    time.Duration
 }
 
@@ -76,6 +77,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.peers, "peers", "", "comma-separated static cluster members, each host:port or id=host:port (when --etcd is not set)")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 3*time.Second, "etcd lease time to live: how soon a crashed node is dropped")
 	fs.IntVar(&f.replicas, "replicas", 0, "virtual nodes per member on the ring; 0 means the default (160)")
+	fs.StringVar(&f.clusterSecret, "cluster-secret", "", "secret every node of the cluster shares; peer calls without it are refused (required with --etcd or --peers; prefer the environment variable)")
 	fs.BoolVar(&f.sharedDB, "shared-db", false, "every node of the cluster uses this same --db file (nodes on one host): allows write-through groups in a cluster")
 	fs.DurationVar(&f.peerTimeout, "peer-timeout", 500*time.Millisecond, "how long a peer read or replication call may take before the peer counts as unreachable")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and call peers over HTTPS")
@@ -178,6 +180,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		LeaseTTL:    f.leaseTTL,
 		Replicas:    f.replicas,
 		SharedDB:    f.sharedDB,
+		Secret:      f.clusterSecret,
 		PeerTimeout: f.peerTimeout,
 		TLSCert:     f.tlsCert,
 		TLSKey:      f.tlsKey,

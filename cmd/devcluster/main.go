@@ -63,7 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cmd := exec.Command(*bin,
 			"--addr", addr, "--node-id", fmt.Sprintf("node%d", i+1),
 			"--db", filepath.Join(*dir, "cluster.db"), "--shared-db", // write-through rows in one file
-			"--plugins", *plugins, "--etcd", etcd.Endpoint, "--admin-token", "dev")
+			"--plugins", *plugins, "--etcd", etcd.Endpoint, "--admin-token", "dev",
+			"--cluster-secret", "dev-cluster-secret")
 		cmd.Stdout, cmd.Stderr = stderr, stderr
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("starting %s: %w", *bin, err)

@@ -53,6 +53,7 @@ func exampleCluster(n int) (urls []string, stop func()) {
 	for i, ln := range lns {
 		cfg := node.Config{DBPath: filepath.Join(dir, "shared.db")}
 		cfg.Cluster.NodeID, cfg.Cluster.Advertise, cfg.Cluster.Peers = fmt.Sprintf("n%d", i), ln.Addr().String(), peers
+		cfg.Cluster.Secret = "example-cluster-secret"
 		cfg.Cluster.SharedDB = true
 		nd, err := serveNode(cfg, ln, filepath.Join(dir, cfg.Cluster.NodeID))
 		if err != nil {

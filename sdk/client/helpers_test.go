@@ -114,6 +114,7 @@ func startClusterOn(t *testing.T, lns []net.Listener, cfg node.Config) []*testNo
 		c.Cluster.NodeID = "n" + string(rune('a'+i))
 		c.Cluster.Advertise = ln.Addr().String()
 		c.Cluster.Peers = peers
+		c.Cluster.Secret = "test-cluster-secret"
 		c.Cluster.SharedDB = true
 		nodes[i] = startNodeOn(t, c, ln)
 	}

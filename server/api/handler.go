@@ -60,8 +60,11 @@ type Config struct {
 	// Plugins, when set, backs ListPlugins and SetGroupPolicy.
 	Plugins Plugins
 	// Cluster is the node's view of the cluster (required for the
-	// ClusterService and PeerService; nil serves a node alone).
+	// ClusterService; nil serves a node alone).
 	Cluster Cluster
+	// ClusterSecret admits PeerService calls that carry it; empty refuses
+	// them all (a node alone has no peers).
+	ClusterSecret string
 	// Health is the node's health service (default: all serving).
 	Health *Health
 	// Now is the clock for remaining ttls (default [time.Now]).
@@ -117,10 +120,6 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	mux := http.NewServeMux()
 	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
 	mux.Handle(distcachev1connect.NewCacheServiceHandler(cs, opts...))
-	// Node-to-node calls; not listed by reflection, which is for clients.
-	mux.Handle(distcachev1connect.NewPeerServiceHandler(peer.NewService(peer.ServiceConfig{
-		Group: cs.group, CheckValue: cs.checkValue, FromCache: errorFromCache, Now: cfg.Now,
-	}), opts...))
 	if cfg.Cluster != nil {
 		mux.Handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
 	}
@@ -139,10 +138,19 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	mux.Handle("GET "+ui.Prefix, ui.Handler()) // the web console; the mux redirects /ui to /ui/
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
+	// Node-to-node calls: only with the cluster secret, never from a
+	// browser, and outside CORS. Not listed by reflection, which is for
+	// clients.
+	peerPath, peerHandler := distcachev1connect.NewPeerServiceHandler(peer.NewService(peer.ServiceConfig{
+		Group: cs.group, CheckValue: cs.checkValue, FromCache: errorFromCache, Now: cfg.Now,
+	}), connect.WithInterceptors(otel, peer.Interceptor(cfg.ClusterSecret), validate.NewInterceptor()), limits)
 	// Connect limits each message but drains an oversized one to keep the
 	// connection; capping the whole body refuses it without reading it.
-	limited := http.MaxBytesHandler(mux, readLimit)
-	return withCORS(limited, cfg.CORSOrigins), nil
+	public := withCORS(http.MaxBytesHandler(mux, readLimit), cfg.CORSOrigins)
+	root := http.NewServeMux()
+	root.Handle(peerPath, http.MaxBytesHandler(peerHandler, readLimit))
+	root.Handle("/", public)
+	return root, nil
 }
 
 func withCORS(h http.Handler, origins []string) http.Handler {

@@ -47,6 +47,10 @@ type ClusterConfig struct {
 	// JoinTimeout bounds the first registration in etcd at start (default
 	// 10s); past it the node stops with an error instead of waiting.
 	JoinTimeout time.Duration
+	// Secret is the cluster secret (--cluster-secret): every node of the
+	// cluster is started with the same one; peer calls without it are
+	// refused. A clustered node needs one.
+	Secret string
 	// SharedDB says every node uses the same SQLite file (--shared-db), so
 	// write-through groups write one set of rows whichever node owns a
 	// key. Without it a clustered node refuses write-through groups.
@@ -130,6 +134,10 @@ func (c ClusterConfig) tlsConfigs() (serve, peers *tls.Config, err error) {
 // the membership into the ring.
 func (n *Node) setupCluster(ctx context.Context) error {
 	c := n.cfg.Cluster
+	if c.clustered() && c.Secret == "" {
+		return errors.New("--cluster-secret is required with --etcd or --peers: every node of the cluster " +
+			"shares one secret, and peer calls without it are refused (so no client can write \"as owner\")")
+	}
 	serveTLS, peerTLS, err := c.tlsConfigs()
 	if err != nil {
 		return err
@@ -137,7 +145,7 @@ func (n *Node) setupCluster(ctx context.Context) error {
 	n.serveTLS = serveTLS
 	client, err := peer.NewClient(peer.Config{
 		TLS: peerTLS, TracerProvider: n.tel.TracerProvider, Propagator: n.tel.Propagator,
-		Timeout: c.PeerTimeout,
+		Timeout: c.PeerTimeout, Secret: c.Secret,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ func startClusterTB(t testing.TB, n int, cfg Config) []*testNode {
 		c.Cluster.NodeID = "n" + string(rune('a'+i))
 		c.Cluster.Advertise = ln.Addr().String()
 		c.Cluster.Peers = peers
+		if c.Cluster.Secret == "" {
+			c.Cluster.Secret = "test-cluster-secret"
+		}
 		nodes[i] = startNodeOn(t, c, ln)
 	}
 	deadline := time.Now().Add(30 * time.Second)

@@ -15,10 +15,10 @@ func TestBadClusterConfigStopsNode(t *testing.T) {
 		c    ClusterConfig
 		want string
 	}{
-		{"peer without port", ClusterConfig{Advertise: "127.0.0.1:1", Peers: []string{"nocolon"}}, `"nocolon" is not host:port`},
+		{"peer without port", ClusterConfig{Advertise: "127.0.0.1:1", Secret: "s", Peers: []string{"nocolon"}}, `"nocolon" is not host:port`},
 		{"cert without key", ClusterConfig{Advertise: "127.0.0.1:1", TLSCert: "c.pem"}, "--tls-cert and --tls-key go together"},
 		{"missing cert files", ClusterConfig{Advertise: "127.0.0.1:1", TLSCert: "nope.pem", TLSKey: "nope.key"}, "--tls-cert/--tls-key"},
-		{"unreachable etcd", ClusterConfig{Advertise: "127.0.0.1:1", Etcd: []string{"127.0.0.1:1"}, JoinTimeout: time.Second}, "--etcd"},
+		{"unreachable etcd", ClusterConfig{Advertise: "127.0.0.1:1", Secret: "s", Etcd: []string{"127.0.0.1:1"}, JoinTimeout: time.Second}, "--etcd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20e9)

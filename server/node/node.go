@@ -143,6 +143,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Metrics:        n.tel.Metrics,
 		Plugins:        n.plugins,
 		Cluster:        n.picker,
+		ClusterSecret:  cfg.Cluster.Secret,
 		Health:         n.health,
 	})
 	return n, err

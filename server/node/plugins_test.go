@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,7 +199,9 @@ func TestHotSwapUnderLoad(t *testing.T) {
 func TestBadPluginFileKeepsServing(t *testing.T) {
 	dir := t.TempDir()
 	install(t, dir, "lru", "policy/lru")
-	n := startNode(t, Config{PluginsDir: dir})
+	logs := &syncBuffer{}
+	n := startNode(t, Config{PluginsDir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	waitUntil(t, "lru to serve", func() bool { return pluginSHA(n, "lru") != "" })
 	before := pluginSHA(n, "lru")
 	if err := os.WriteFile(filepath.Join(dir, "lru.wasm"), []byte("this is not wasm"), 0o644); err != nil {
 		t.Fatal(err)
@@ -206,7 +209,11 @@ func TestBadPluginFileKeepsServing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Bad Name.wasm"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the watcher settles and refuses both
+	// The watcher refuses both, and logs each refusal.
+	waitUntil(t, "both bad files to be refused", func() bool {
+		l := logs.String()
+		return strings.Contains(l, "lru.wasm refused") && strings.Contains(l, "Bad Name.wasm")
+	})
 	if got := pluginSHA(n, "lru"); got != before || !strings.HasPrefix(n.All()[0].Stats().Policy, "lru (wasm") {
 		t.Fatalf("a bad file replaced the serving policy (sha %s -> %s)", before, got)
 	}

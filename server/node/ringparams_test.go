@@ -58,7 +58,7 @@ func startEtcdPair(t *testing.T, vnodes [2]int) ([2]*testNode, [2]*syncBuffer) {
 			Logger: slog.New(slog.NewTextHandler(logs[i], nil)),
 			Cluster: ClusterConfig{
 				NodeID: "n" + string(rune('a'+i)), Advertise: ln.Addr().String(),
-				Etcd: []string{etcd.Endpoint}, Replicas: vnodes[i], SharedDB: true,
+				Etcd: []string{etcd.Endpoint}, Replicas: vnodes[i], SharedDB: true, Secret: "s",
 			},
 		}, ln)
 	}

@@ -52,6 +52,7 @@ groups:
 			cfg := Config{DBPath: db, ConfigPath: tc.config, PluginsDir: t.TempDir(), Cluster: ClusterConfig{
 				NodeID: "na", Advertise: "127.0.0.1:1",
 				Peers:    []string{"na=127.0.0.1:1", "nb=127.0.0.1:2"},
+				Secret:   "s",
 				SharedDB: tc.sharedDB,
 			}}
 			before := snapshotResources(t)

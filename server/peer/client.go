@@ -44,6 +44,9 @@ type Config struct {
 	// no tracing.
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
+	// Secret is the cluster secret sent with every call (see
+	// [SecretHeader]); peers refuse calls without it.
+	Secret string
 	// Timeout bounds one peer read (Fetch, Peek) and replication call on
 	// top of the caller's context (default [DefaultPeerTimeout]); a peer
 	// that does not answer within it is unreachable.
@@ -109,7 +112,7 @@ func NewClient(cfg Config) (*Client, error) {
 	return &Client{
 		http:         &http.Client{Transport: tr},
 		scheme:       scheme,
-		opts:         []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel)},
+		opts:         []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel, secretAuth{secret: []byte(cfg.Secret)})},
 		timeout:      cfg.Timeout,
 		writeTimeout: cfg.WriteTimeout,
 		clients:      map[string]distcachev1connect.PeerServiceClient{},
