@@ -14,7 +14,12 @@ import (
 	"github.com/distcache/distcache/server/cache"
 )
 
-// errorFromCache turns an error of the cache into a Connect error.
+// errorFromCache turns an error of the cache into a Connect error. Only
+// what another attempt may cure is unavailable (the code clients retry):
+// a node or owner that did not answer, or too few replicas. A failure of
+// the group's own source (its loader or write-through) is internal:
+// retrying it through another node would only ask the same sick source
+// again.
 func errorFromCache(err error) error {
 	var le *cache.LoadError
 	var we *cache.WriteError
@@ -25,13 +30,15 @@ func errorFromCache(err error) error {
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	case errors.As(err, &le), errors.As(err, &we):
+		return connect.NewError(connect.CodeInternal, err)
 	case errors.Is(err, cache.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, cache.ErrTooLarge):
 		return connect.NewError(connect.CodeInvalidArgument, err)
-	case errors.As(err, &le), errors.As(err, &we), errors.Is(err, cache.ErrUnreachable), errors.Is(err, cache.ErrNoQuorum):
-		// The source failed, or the key's owner could not be reached; the
-		// caller may retry, perhaps through another node.
+	case errors.Is(err, cache.ErrUnreachable), errors.Is(err, cache.ErrNoQuorum):
+		// The key's owner or replicas could not be reached; the caller
+		// may retry, perhaps through another node.
 		return connect.NewError(connect.CodeUnavailable, err)
 	default:
 		return connect.NewError(connect.CodeInternal, err)
