@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distcache/distcache/server/api"
 	"github.com/distcache/distcache/server/node"
 )
 
@@ -44,6 +45,8 @@ type flags struct {
 	traceStdout               bool
 	logFormat, logLevel       string
 	shutdownGrace             time.Duration
+	bodyTimeout, idleTimeout  time.Duration
+	maxConns, maxConnsPerAddr int
 
 	nodeID, advertise, etcd, peers string
 	leaseTTL                       time.Duration
@@ -71,6 +74,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	fs.DurationVar(&f.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "how long reading one request's body may take (streaming calls excepted)")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "close a connection idle this long")
+	fs.IntVar(&f.maxConns, "max-conns", api.DefaultMaxConns, "most open connections; at the limit a new one replaces the one idle the longest (negative: no limit)")
+	fs.IntVar(&f.maxConnsPerAddr, "max-conns-per-client", api.DefaultMaxConnsPerClient, "most open connections from one client IP address (negative: no limit)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this node's stable ID in the cluster; empty means the --advertise address")
 	fs.StringVar(&f.advertise, "advertise", "", "host:port other nodes reach this node at; empty means --addr, with this machine's hostname if --addr has no host")
 	fs.StringVar(&f.etcd, "etcd", "", "comma-separated etcd endpoints (host:port); join the cluster registered there")
@@ -167,7 +174,11 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		MaxValueBytes:   f.maxValueBytes,
 		AdminToken:      f.adminToken,
 		ShutdownGrace:   f.shutdownGrace,
-		Logger:          log,
+		Conns: api.ServeOptions{
+			BodyTimeout: f.bodyTimeout, IdleTimeout: f.idleTimeout,
+			MaxConns: f.maxConns, MaxConnsPerClient: f.maxConnsPerAddr,
+		},
+		Logger: log,
 	}
 	if f.corsOrigins != "" {
 		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")

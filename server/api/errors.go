@@ -26,6 +26,8 @@ func errorFromCache(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, cache.ErrTooManyLoads):
+		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):

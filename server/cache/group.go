@@ -21,6 +21,14 @@ const GroupTTL time.Duration = -1
 // sets none.
 const DefaultLoadTimeout = 10 * time.Second
 
+// DefaultMaxLoads is [Config.MaxLoads]' default.
+const DefaultMaxLoads = 64
+
+// ErrTooManyLoads is returned when a load found no free slot within the
+// group's load timeout: the source is slow and the group already has
+// MaxLoads calls in flight.
+var ErrTooManyLoads = errors.New("too many loads in flight")
+
 // ErrTooLarge is returned by [Group.Set] for an entry larger than the
 // group's whole capacity.
 var ErrTooLarge = errors.New("entry larger than the group's capacity")
@@ -49,6 +57,10 @@ type Config struct {
 	// (this node owns every key). With peers, 1/[DefaultHotShare] of the
 	// capacity holds hot copies of other nodes' keys.
 	Peers Peers
+	// MaxLoads bounds the loader calls in flight at once; a load waits for
+	// a slot within its LoadTimeout, then fails with [ErrTooManyLoads].
+	// Zero means [DefaultMaxLoads].
+	MaxLoads int
 	// Replicas is how many nodes keep each written key: its owner and the
 	// next Replicas-1 distinct members of the ring. A write is
 	// acknowledged once a majority of them keep it. Zero means 1.
@@ -79,19 +91,20 @@ type Value struct {
 // Group is a named cache with its own capacity, ttl, source and policy.
 // It is safe for concurrent use. Close stops its background work.
 type Group struct {
-	cfg      Config
-	total    int64     // the configured capacity; cfg.Capacity is the main store's share
-	hot      *hotCache // nil without peers
-	peers    bool      // whether cfg.Peers is a cluster's (not NoPeers)
-	noLoader bool      // the group has no source: Sets are its only values
-	clock    versionClock
-	leases   leases // hot-copy leases this node granted as owner
-	now      func() time.Time
-	tracer   trace.Tracer
-	store    *store
-	flight   singleflight.Group
-	reads    readBuffer
-	met      *groupMetrics
+	cfg       Config
+	total     int64         // the configured capacity; cfg.Capacity is the main store's share
+	hot       *hotCache     // nil without peers
+	peers     bool          // whether cfg.Peers is a cluster's (not NoPeers)
+	noLoader  bool          // the group has no source: Sets are its only values
+	loadSlots chan struct{} // one token per loader call in flight
+	clock     versionClock
+	leases    leases // hot-copy leases this node granted as owner
+	now       func() time.Time
+	tracer    trace.Tracer
+	store     *store
+	flight    singleflight.Group
+	reads     readBuffer
+	met       *groupMetrics
 
 	pmu     sync.Mutex // guards policy, pending, victims and every store write
 	policy  Policy
@@ -122,6 +135,12 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
+	if cfg.MaxLoads < 0 {
+		return nil, fmt.Errorf("cache: group %q: max loads %d must not be negative", cfg.Name, cfg.MaxLoads)
+	}
+	if cfg.MaxLoads == 0 {
+		cfg.MaxLoads = DefaultMaxLoads
+	}
 	if cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LoadTimeout < 0 {
 		return nil, fmt.Errorf("cache: group %q: durations must not be negative", cfg.Name)
 	}
@@ -145,17 +164,18 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 	}
 	o := newOptions(opts)
 	g := &Group{
-		cfg:      cfg,
-		total:    total,
-		hot:      hot,
-		peers:    cfg.Peers != NoPeers,
-		noLoader: noLoader,
-		now:      o.now,
-		tracer:   o.tracer.Tracer("github.com/distcache/distcache/server/cache"),
-		store:    newStore(),
-		policy:   cfg.Policy,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		cfg:       cfg,
+		total:     total,
+		hot:       hot,
+		peers:     cfg.Peers != NoPeers,
+		noLoader:  noLoader,
+		loadSlots: make(chan struct{}, cfg.MaxLoads),
+		now:       o.now,
+		tracer:    o.tracer.Tracer("github.com/distcache/distcache/server/cache"),
+		store:     newStore(),
+		policy:    cfg.Policy,
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	met, err := newGroupMetrics(o.meter, g)
 	if err != nil {
@@ -334,9 +354,19 @@ func (g *Group) loadFromSource(ctx context.Context, key string, h uint64, seq, e
 		attribute.String("distcache.group", g.cfg.Name)))
 	defer span.End()
 
+	select {
+	case g.loadSlots <- struct{}{}:
+	case <-ctx.Done():
+		g.loadErrors.Add(1)
+		err := fmt.Errorf("group %q: key %q: %d loads already in flight for %v: %w",
+			g.cfg.Name, key, cap(g.loadSlots), g.cfg.LoadTimeout, ErrTooManyLoads)
+		span.SetStatus(codes.Error, err.Error())
+		return Value{}, err
+	}
 	g.loads.Add(1)
 	start := time.Now()
 	l, err := g.cfg.Loader.Load(ctx, key)
+	<-g.loadSlots
 	g.met.recordLoad(ctx, time.Since(start), err)
 	switch {
 	case errors.Is(err, ErrNotFound):

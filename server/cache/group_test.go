@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -309,5 +310,56 @@ func TestNewGroupRejectsBadConfig(t *testing.T) {
 				t.Fatalf("NewGroup = %v, want error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadsAreBounded floods a group whose source hangs with distinct
+// keys: no more than MaxLoads loader calls run at once, and the loads
+// past them fail with ErrTooManyLoads once the load timeout runs out,
+// while the group keeps answering what it holds.
+func TestLoadsAreBounded(t *testing.T) {
+	release := make(chan struct{})
+	var running, peak atomic.Int64
+	g := newGroup(t, Config{Capacity: 1 << 20, MaxLoads: 3, LoadTimeout: 300 * time.Millisecond,
+		Loader: LoaderFunc(func(ctx context.Context, key string) (Loaded, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return Loaded{}, ctx.Err()
+			}
+			return Loaded{Value: []byte("v")}, nil
+		})})
+	mustSet(t, g, "held", "yes")
+	var wg sync.WaitGroup
+	var tooMany atomic.Int64
+	for i := range 20 {
+		wg.Go(func() {
+			_, err := g.Get(context.Background(), fmt.Sprintf("miss-%d", i))
+			if errors.Is(err, ErrTooManyLoads) {
+				tooMany.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(release)
+	if p := peak.Load(); p > 3 {
+		t.Fatalf("%d loader calls ran at once, MaxLoads is 3", p)
+	}
+	if tooMany.Load() == 0 {
+		t.Fatal("no load was refused with ErrTooManyLoads")
+	}
+	if v, err := g.Get(context.Background(), "held"); err != nil || string(v.Bytes) != "yes" {
+		t.Fatalf("the group stopped answering what it holds: %q, %v", v.Bytes, err)
+	}
+	if _, err := NewGroup(Config{Name: "x", Capacity: 1, MaxLoads: -1}); err == nil {
+		t.Fatal("a negative MaxLoads was accepted")
 	}
 }

@@ -11,6 +11,7 @@
 //	    load_timeout: 5s       # optional; deadline of one loader call; absent = 10s; > 0, <= 10m
 //	    policy: lru            # optional eviction policy; absent = lru; ^[a-z][a-z0-9_-]{0,62}$
 //	    write_through: true    # optional, default false; needs a loader of kind sqlite
+//	    max_loads: 64          # optional; loader calls in flight at once on a node; absent or 0 = 64; 0..100000
 //	    replicas: 2            # optional; nodes that keep each written key; absent or 0 = 2 in a cluster for a group without a loader, else 1; 0..7
 //	    loader:                # optional; absent = no loader (the group holds only what is Set)
 //	      kind: sqlite         # required; known kinds: sqlite
@@ -73,6 +74,9 @@ type Group struct {
 	// owner and the next Replicas-1 members of the ring. Zero means the
 	// default: 2 for a group without a loader in a cluster, else 1.
 	Replicas int `yaml:"replicas"`
+	// MaxLoads bounds the group's loader calls in flight on one node;
+	// past it a load waits up to load_timeout for a slot. Zero means 64.
+	MaxLoads int `yaml:"max_loads"`
 	// Loader is the group's source on a miss; nil (the default) means the
 	// group holds only what is Set.
 	Loader *Loader `yaml:"loader"`

@@ -63,6 +63,8 @@ func TestParseBad(t *testing.T) {
 		{"policy pattern", g1 + "    policy: LRU\n", "groups[0].policy", "policy", 4},
 		{"policy empty", g1 + "    policy: ''\n", "groups[0].policy", "policy", 4},
 		{"write_through no loader", g1 + "    write_through: true\n", "groups[0].write_through", "sqlite", 4},
+		{"max_loads negative", g1 + "    max_loads: -1\n", "groups[0].max_loads", "0 to 100000", 4},
+		{"max_loads too many", g1 + "    max_loads: 100001\n", "groups[0].max_loads", "0 to 100000", 4},
 		{"replicas negative", g1 + "    replicas: -1\n", "groups[0].replicas", "0 to 7", 4},
 		{"replicas too many", g1 + "    replicas: 8\n", "groups[0].replicas", "0 to 7", 4},
 		{"replicas not a number", g1 + "    replicas: two\n", "groups[0].replicas", "", 4},

@@ -53,6 +53,9 @@ func validate(c checker, f *File) error {
 // maxReplicas bounds a group's replicas: each write waits on a majority.
 const maxReplicas = 7
 
+// maxMaxLoads bounds a group's max_loads.
+const maxMaxLoads = 100_000
+
 // group returns the first problem in g, found at path, or nil.
 func (c checker) group(path string, g Group) error {
 	switch {
@@ -72,6 +75,8 @@ func (c checker) group(path string, g Group) error {
 		return c.errorf(path+".write_through", "is only allowed with a loader of kind sqlite")
 	case g.Replicas < 0 || g.Replicas > maxReplicas:
 		return c.errorf(path+".replicas", "must be 0 to %d, not %d", maxReplicas, g.Replicas)
+	case g.MaxLoads < 0 || g.MaxLoads > maxMaxLoads:
+		return c.errorf(path+".max_loads", "must be 0 to %d, not %d", maxMaxLoads, g.MaxLoads)
 	}
 	if err := c.durations(path, g); err != nil {
 		return err

@@ -58,6 +58,11 @@ type Config struct {
 	// ShutdownGrace bounds how long in-flight requests may take to finish
 	// after shutdown begins (default 10s).
 	ShutdownGrace time.Duration
+	// Conns bounds connections and request bodies (--body-timeout,
+	// --idle-timeout, --max-conns, --max-conns-per-client); zero fields
+	// take api.ServeOptions' defaults. Grace, TLS and OnShutdown in it are
+	// ignored.
+	Conns api.ServeOptions
 	// Logger receives the node's logs (default: discarded).
 	Logger *slog.Logger
 	// Cluster says how the node finds the others; the zero value runs it
@@ -180,6 +185,7 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 		NegativeTTL: gc.NegativeTTL.Std(),
 		LoadTimeout: gc.LoadTimeout.Std(),
 		Replicas:    gc.Replicas,
+		MaxLoads:    gc.MaxLoads,
 	}
 	if cc.Replicas == 0 {
 		cc.Replicas = 1
@@ -305,17 +311,16 @@ func (n *Node) Handler() http.Handler { return n.handler }
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	n.log.Info("serving", "addr", ln.Addr().String(), "groups", len(n.groups),
 		"db", n.db.Path(), "traces", n.tel.Exporter)
-	err := api.Serve(ctx, ln, n.handler, api.ServeOptions{
-		Grace: n.cfg.ShutdownGrace,
-		TLS:   n.serveTLS,
-		OnShutdown: func() {
-			n.health.Shutdown()
-			// Leave first, so peers stop sending here before we stop serving.
-			if err := n.leave(); err != nil {
-				n.log.Warn("leaving the cluster", "err", err)
-			}
-		},
-	})
+	opts := n.cfg.Conns
+	opts.Grace, opts.TLS = n.cfg.ShutdownGrace, n.serveTLS
+	opts.OnShutdown = func() {
+		n.health.Shutdown()
+		// Leave first, so peers stop sending here before we stop serving.
+		if err := n.leave(); err != nil {
+			n.log.Warn("leaving the cluster", "err", err)
+		}
+	}
+	err := api.Serve(ctx, ln, n.handler, opts)
 	n.log.Info("stopped serving", "addr", ln.Addr().String(), "err", err)
 	return err
 }

@@ -64,8 +64,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("opening sqlite database %q: %w", path, err)
 	}
 	// Each new connection re-runs the pragmas and re-prepares statements,
-	// so keep more than database/sql's default two idle.
+	// so keep more than database/sql's default two idle. Bound the open
+	// ones: a flood of distinct missing keys queues for a connection (each
+	// group also bounds its loads) instead of opening one per load.
 	handle.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	handle.SetMaxOpenConns(MaxOpenConns)
 	db := &DB{sql: handle, path: path}
 	if err := db.seedDemo(ctx); err != nil {
 		return nil, errors.Join(
@@ -73,6 +76,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// MaxOpenConns bounds the connections each handle on the database opens
+// (the source's and the plugins' read-only one each).
+const MaxOpenConns = 16
 
 // checkPath reports a path SQLite cannot open as a database file, with a
 // clearer message than SQLite's "unable to open database file".

@@ -17,5 +17,6 @@ func (db *DB) ReadOnly() (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite database %q read-only: %w", db.path, err)
 	}
+	handle.SetMaxOpenConns(MaxOpenConns)
 	return handle, nil
 }

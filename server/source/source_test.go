@@ -283,3 +283,24 @@ func hammer(ctx context.Context, tbl *Table, worker, rounds int) error {
 	}
 	return nil
 }
+
+// TestOpenConnectionsAreBounded checks that both handles on the database
+// bound their open connections, so a flood of loads queues for one.
+func TestOpenConnectionsAreBounded(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := db.sql.Stats().MaxOpenConnections; got != MaxOpenConns {
+		t.Fatalf("the source's handle opens up to %d connections, want %d", got, MaxOpenConns)
+	}
+	ro, err := db.ReadOnly()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got := ro.Stats().MaxOpenConnections; got != MaxOpenConns {
+		t.Fatalf("the read-only handle opens up to %d connections, want %d", got, MaxOpenConns)
+	}
+}
