@@ -40,8 +40,11 @@ type flags struct {
 	addr, db, config, plugins string
 	pluginCache               string
 	pluginMemoryMiB           int
+	pluginMaxBytes            int64
+	pluginCacheMaxBytes       int64
 	maxValueBytes             int64
 	adminToken, corsOrigins   string
+	tokensFile, clientCA      string
 	traceStdout               bool
 	logFormat, logLevel       string
 	shutdownGrace             time.Duration
@@ -67,8 +70,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.plugins, "plugins", "./plugins", "directory of plugin modules (.wasm), watched for new versions")
 	fs.StringVar(&f.pluginCache, "plugin-cache", defaultPluginCache(), "directory that keeps compiled plugins across restarts; empty compiles at every start")
 	fs.IntVar(&f.pluginMemoryMiB, "plugin-memory-mib", 64, "memory cap of each plugin instance, in MiB")
+	fs.Int64Var(&f.pluginMaxBytes, "plugin-max-bytes", 64<<20, "largest plugin file read from --plugins; a larger one, or one that is not a regular file, is refused")
+	fs.Int64Var(&f.pluginCacheMaxBytes, "plugin-cache-max-bytes", 512<<20, "bound on --plugin-cache; the least recently used compiled plugins are deleted past it")
 	fs.Int64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "largest value a Set may carry, at most 64 MiB")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for mutating admin calls; empty refuses them")
+	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of data-plane tokens, one \"SCOPES TOKEN\" a line (scopes: read, write, admin); every public call then needs a token with its scope")
+	fs.StringVar(&f.clientCA, "client-ca", "", "with --tls-cert: CA bundle (PEM) that every client's certificate must be signed by (mutual TLS on the public port)")
 	fs.StringVar(&f.corsOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (\"*\" for any); empty allows http://localhost:* and http://127.0.0.1:*")
 	fs.BoolVar(&f.traceStdout, "trace-stdout", false, "write every span to stdout as JSON")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
@@ -107,6 +114,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if f.pluginMemoryMiB < 1 || f.pluginMemoryMiB > 4096 {
 		return nil, fmt.Errorf("--plugin-memory-mib %d must be between 1 and 4096", f.pluginMemoryMiB)
+	}
+	if f.pluginMaxBytes < 1 {
+		return nil, fmt.Errorf("--plugin-max-bytes %d must be at least 1", f.pluginMaxBytes)
+	}
+	if f.pluginCacheMaxBytes < 1 {
+		return nil, fmt.Errorf("--plugin-cache-max-bytes %d must be at least 1", f.pluginCacheMaxBytes)
 	}
 	if f.maxValueBytes < 1 || f.maxValueBytes > maxValueLimit {
 		return nil, fmt.Errorf("--max-value-bytes %d must be between 1 and %d", f.maxValueBytes, maxValueLimit)
@@ -173,6 +186,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		PluginMemoryMiB: f.pluginMemoryMiB,
 		MaxValueBytes:   f.maxValueBytes,
 		AdminToken:      f.adminToken,
+		TokensFile:      f.tokensFile,
 		ShutdownGrace:   f.shutdownGrace,
 		Conns: api.ServeOptions{
 			BodyTimeout: f.bodyTimeout, IdleTimeout: f.idleTimeout,
@@ -180,6 +194,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		},
 		Logger: log,
 	}
+	cfg.PluginMaxBytes, cfg.PluginCacheMaxBytes = f.pluginMaxBytes, f.pluginCacheMaxBytes
 	if f.corsOrigins != "" {
 		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")
 	}
@@ -196,6 +211,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		TLSCert:     f.tlsCert,
 		TLSKey:      f.tlsKey,
 		TLSCA:       f.tlsCA,
+		ClientCA:    f.clientCA,
 	}
 	if f.traceStdout {
 		cfg.TraceWriter = stdout

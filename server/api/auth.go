@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -22,7 +23,8 @@ var adminProcedures = map[string]bool{
 // with "Authorization: Bearer <token>". With no token configured it
 // refuses every admin procedure.
 type adminAuth struct {
-	token string
+	token  string
+	tokens Tokens // admin-scoped data-plane tokens pass too
 }
 
 // WrapUnary checks the token of unary admin calls.
@@ -55,6 +57,9 @@ func (a adminAuth) WrapStreamingHandler(next connect.StreamingHandlerFunc) conne
 }
 
 func (a adminAuth) check(header string) error {
+	if scopes, ok := a.tokens.scopesOf(header); ok && slices.Contains(scopes, ScopeAdmin) {
+		return nil
+	}
 	if a.token == "" {
 		return connect.NewError(connect.CodePermissionDenied,
 			errors.New("admin calls are disabled: start the node with --admin-token"))

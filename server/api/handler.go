@@ -45,8 +45,13 @@ type Config struct {
 	// MaxValueBytes is the largest value a Set may carry (default
 	// [DefaultMaxValueBytes]).
 	MaxValueBytes int64
-	// AdminToken guards the mutating admin calls; empty refuses them all.
+	// AdminToken guards the mutating admin calls; empty refuses them all
+	// (unless Tokens has admin tokens).
 	AdminToken string
+	// Tokens, when it has any, guards every public procedure: each needs
+	// a token with its scope (see [Scope]). The zero value leaves the data
+	// plane open.
+	Tokens Tokens
 	// CORSOrigins are the browser origins allowed to call the API; nil
 	// means [DefaultCORSOrigins]. "*" allows every origin.
 	CORSOrigins []string
@@ -114,7 +119,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		connect.WithCompressMinBytes(compressMinBytes),
 	)
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(otel, adminAuth{token: cfg.AdminToken}, validate.NewInterceptor()),
+		connect.WithInterceptors(otel, access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, validate.NewInterceptor()),
 		limits,
 	}
 	mux := http.NewServeMux()

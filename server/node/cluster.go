@@ -62,6 +62,10 @@ type ClusterConfig struct {
 	// peers over HTTPS; TLSCA, when set, is the CA bundle peers' certificates
 	// are checked against (default: the system's).
 	TLSCert, TLSKey, TLSCA string
+	// ClientCA, when set with TLSCert, makes the port require a client
+	// certificate signed by it (mutual TLS); peers then present their own
+	// certificate (TLSCert) when they call.
+	ClientCA string
 }
 
 // self is this node as a member, with the ring parameters it places keys
@@ -105,6 +109,9 @@ func (c ClusterConfig) staticPeers() ([]cluster.Member, error) {
 // returns nils when the node runs without TLS.
 func (c ClusterConfig) tlsConfigs() (serve, peers *tls.Config, err error) {
 	if c.TLSCert == "" && c.TLSKey == "" {
+		if c.ClientCA != "" {
+			return nil, nil, errors.New("--client-ca needs --tls-cert and --tls-key")
+		}
 		return nil, nil, nil
 	}
 	if c.TLSCert == "" || c.TLSKey == "" {
@@ -116,6 +123,14 @@ func (c ClusterConfig) tlsConfigs() (serve, peers *tls.Config, err error) {
 	}
 	serve = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	peers = &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.ClientCA != "" {
+		pool, err := loadPool("--client-ca", c.ClientCA)
+		if err != nil {
+			return nil, nil, err
+		}
+		serve.ClientAuth, serve.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		peers.Certificates = []tls.Certificate{cert}
+	}
 	if c.TLSCA != "" {
 		pem, err := os.ReadFile(c.TLSCA)
 		if err != nil {
@@ -128,6 +143,19 @@ func (c ClusterConfig) tlsConfigs() (serve, peers *tls.Config, err error) {
 		peers.RootCAs = pool
 	}
 	return serve, peers, nil
+}
+
+// loadPool reads a PEM bundle of CA certificates for flag.
+func loadPool(flag, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s %s: no certificates in it", flag, path)
+	}
+	return pool, nil
 }
 
 // setupCluster makes the picker and the membership, and starts following

@@ -46,10 +46,21 @@ type Config struct {
 	// PluginMemoryMiB caps each plugin instance's memory
 	// (--plugin-memory-mib; default 64).
 	PluginMemoryMiB int
+	// PluginMaxBytes is the largest plugin file read (--plugin-max-bytes;
+	// default [plugin.DefaultMaxModuleBytes]).
+	PluginMaxBytes int64
+	// PluginCacheMaxBytes bounds PluginCacheDir, least recently used files
+	// deleted first (--plugin-cache-max-bytes; default
+	// [plugin.DefaultCacheMaxBytes]).
+	PluginCacheMaxBytes int64
 	// MaxValueBytes is the largest value a Set may carry (--max-value-bytes).
 	MaxValueBytes int64
 	// AdminToken guards the mutating admin calls (--admin-token).
 	AdminToken string
+	// TokensFile, when set, is a file of data-plane tokens with scopes
+	// (--tokens-file; see api.ParseTokens): every public call then needs
+	// a token with its scope.
+	TokensFile string
 	// CORSOrigins are the browser origins allowed (--cors-origins); nil
 	// means [api.DefaultCORSOrigins].
 	CORSOrigins []string
@@ -136,11 +147,18 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	slices.SortFunc(n.groups, func(a, b *cache.Group) int { return cmp.Compare(a.Name(), b.Name()) })
 	// The groups are made: the rebalancer may walk them from now on.
 	n.startRebalancer()
+	var tokens api.Tokens
+	if cfg.TokensFile != "" {
+		if tokens, err = api.LoadTokens(cfg.TokensFile); err != nil {
+			return nil, fmt.Errorf("--tokens-file: %w", err)
+		}
+	}
 	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
 	n.handler, err = api.NewHandler(api.Config{
 		Groups:         n,
 		MaxValueBytes:  cfg.MaxValueBytes,
 		AdminToken:     cfg.AdminToken,
+		Tokens:         tokens,
 		CORSOrigins:    cfg.CORSOrigins,
 		TracerProvider: n.tel.TracerProvider,
 		MeterProvider:  n.tel.MeterProvider,
@@ -215,6 +233,9 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 	case gc.Loader == nil:
 		return nil
 	case gc.Loader.Kind == "wasm":
+		if err := plugin.CheckHTTPAllow(gc.Loader.HTTPAllow); err != nil {
+			return err
+		}
 		l, err := n.plugins.Loader(gc.Name, gc.Loader.Plugin, gc.Loader.Settings, gc.Loader.HTTPAllow)
 		cc.Loader = l
 		return err
@@ -253,6 +274,8 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 	rt, err := plugin.NewRuntime(ctx, plugin.Config{
 		CacheDir:       n.cfg.PluginCacheDir,
 		MemoryLimitMiB: n.cfg.PluginMemoryMiB,
+		MaxModuleBytes: n.cfg.PluginMaxBytes,
+		CacheMaxBytes:  n.cfg.PluginCacheMaxBytes,
 		Logger:         n.log,
 		MeterProvider:  n.tel.MeterProvider,
 		DB:             ro,
