@@ -42,3 +42,30 @@ func adminRequest[T any](c *Client, msg *T) *connect.Request[T] {
 	}
 	return req
 }
+
+// bearerToken is a client interceptor that sends a data-plane token on
+// every call that carries no Authorization header yet.
+type bearerToken string
+
+func (t bearerToken) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Header().Get("Authorization") == "" {
+			req.Header().Set("Authorization", "Bearer "+string(t))
+		}
+		return next(ctx, req)
+	}
+}
+
+func (t bearerToken) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		if conn.RequestHeader().Get("Authorization") == "" {
+			conn.RequestHeader().Set("Authorization", "Bearer "+string(t))
+		}
+		return conn
+	}
+}
+
+func (t bearerToken) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}

@@ -99,6 +99,9 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 		c.ownsHTTP = true
 	}
 	c.copts, _ = cfg.protocol.clientOptions() // validated above
+	if cfg.token != "" {
+		c.copts = append(c.copts, connect.WithInterceptors(bearerToken(cfg.token)))
+	}
 	for _, u := range urls {
 		e := c.byURL[u]
 		if e == nil {

@@ -19,6 +19,7 @@ type config struct {
 	httpClient *http.Client
 	tls        *tls.Config
 	adminToken string
+	token      string
 	retry      RetryPolicy
 	timeout    *time.Duration // nil means defaultAttemptTimeout
 
@@ -64,6 +65,15 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // calls never carry it.
 func WithAdminToken(token string) Option {
 	return optionFunc(func(c *config) { c.adminToken = token })
+}
+
+// WithToken sets the data-plane token sent as "Authorization: Bearer
+// <token>" on every call, for nodes started with --tokens-file (see the
+// repository's SECURITY.md for the scopes). An admin token set with
+// [WithAdminToken] takes its place on AdminService calls. The default is
+// none.
+func WithToken(token string) Option {
+	return optionFunc(func(c *config) { c.token = token })
 }
 
 // WithRetry sets how failed calls are retried; zero fields of p take their
