@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
-	"github.com/distcache/distcache/server/cache"
 )
 
 const tokensFile = `# scopes     token
@@ -49,24 +47,8 @@ func TestTokenScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := cache.NewGroup(cache.Config{Name: "g", Capacity: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	h, err := NewHandler(Config{Groups: oneGroup{g}, Tokens: tokens})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, h, ServeOptions{}) }()
-	defer func() { cancel(); <-served }()
-	url := "http://" + ln.Addr().String()
+	addr, g := serveGroup(t, Config{Tokens: tokens}, ServeOptions{})
+	url := "http://" + addr
 	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
 	protocols := []struct {
 		name string

@@ -15,16 +15,26 @@ import (
 	"github.com/distcache/distcache/server/cache"
 )
 
-// serveForTest serves a one-group handler with opts on a loopback port
-// until the test ends and returns its address.
+// serveForTest serves a handler for a new 1 MiB group "g" with opts on a
+// loopback port until the test ends and returns its address.
 func serveForTest(t *testing.T, opts ServeOptions) string {
+	t.Helper()
+	addr, _ := serveGroup(t, Config{}, opts)
+	return addr
+}
+
+// serveGroup serves cfg, its Groups a new 1 MiB group "g", with opts on a
+// loopback port until the test ends, and returns its address and the
+// group.
+func serveGroup(t *testing.T, cfg Config, opts ServeOptions) (string, *cache.Group) {
 	t.Helper()
 	g, err := cache.NewGroup(cache.Config{Name: "g", Capacity: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Close() })
-	h, err := NewHandler(Config{Groups: oneGroup{g}})
+	cfg.Groups = oneGroup{g}
+	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +51,7 @@ func serveForTest(t *testing.T, opts ServeOptions) string {
 			t.Error(err)
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), g
 }
 
 // closedWithin reads from c until the server closes it, or fails the test
