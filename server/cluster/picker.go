@@ -70,7 +70,12 @@ func (p *Picker) Update(members []Member) {
 	p.ring.Store(ring)
 	p.epoch.Add(1)
 	p.changes.Add(1)
-	// Forget suspicions of members that left.
+	// Forget the clients and suspicions of members that left.
+	addrs := make(map[string]bool, len(members))
+	for _, m := range members {
+		addrs[m.Addr] = true
+	}
+	p.client.Retain(addrs)
 	p.suspects.Range(func(id, _ any) bool {
 		if _, ok := peers[id.(string)]; !ok {
 			p.suspects.Delete(id)

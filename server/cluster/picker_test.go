@@ -118,6 +118,26 @@ func TestPickerSuspect(t *testing.T) {
 	}
 }
 
+// TestPickerForgetsClientsOfMembersThatLeft checks that the peer client
+// keeps no per-address client for members no longer in the ring.
+func TestPickerForgetsClientsOfMembersThatLeft(t *testing.T) {
+	p := newTestPicker(t, "a")
+	for i := range 50 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 2+i)
+		p.Update([]Member{{ID: "a", Addr: "127.0.0.1:1"}, {ID: fmt.Sprintf("n%d", i), Addr: addr}})
+		peer, _ := p.Owner(fmt.Sprintf("k%d", i))
+		for j := 0; peer == nil; j++ {
+			peer, _ = p.Owner(fmt.Sprintf("k%d-%d", i, j))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no call goes out; the client for the address is made
+		_, _, _ = peer.Fetch(ctx, "g", "k", "")
+	}
+	if n := p.client.Clients(); n > 1 {
+		t.Fatalf("the peer client holds %d clients after 50 members came and went, want at most 1", n)
+	}
+}
+
 // TestInvalidateWaitsOutUnansweredLeases checks the promise hot copies
 // rest on: Invalidate does not return before every holder has either
 // dropped its copy or seen its lease run out.

@@ -131,6 +131,26 @@ func (c *Client) client(addr string) distcachev1connect.PeerServiceClient {
 	return cl
 }
 
+// Retain forgets the clients of every address not in addrs, so the map
+// does not grow with members that left; the pool's idle connections to
+// them close after IdleConnTimeout.
+func (c *Client) Retain(addrs map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for addr := range c.clients {
+		if !addrs[addr] {
+			delete(c.clients, addr)
+		}
+	}
+}
+
+// Clients returns how many addresses the client holds a client for.
+func (c *Client) Clients() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.clients)
+}
+
 // Close closes idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
