@@ -78,6 +78,8 @@ func (l *sqlkv) Load(req loader.Request) (loader.Response, error) {
 // a number as its decimal text.
 func valueBytes(v any) []byte {
 	switch v := v.(type) {
+	case []byte:
+		return v
 	case string:
 		return []byte(v)
 	case json.Number:

@@ -51,7 +51,7 @@ func TestValueBytes(t *testing.T) {
 	for _, tc := range []struct {
 		in   any
 		want string
-	}{{"text", "text"}, {json.Number("12345678901234567890"), "12345678901234567890"}, {true, "true"}} {
+	}{{"text", "text"}, {[]byte("\xff\x00blob"), "\xff\x00blob"}, {json.Number("12345678901234567890"), "12345678901234567890"}, {true, "true"}} {
 		if got := string(valueBytes(tc.in)); got != tc.want {
 			t.Errorf("valueBytes(%#v) = %q, want %q", tc.in, got, tc.want)
 		}

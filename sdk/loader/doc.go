@@ -14,14 +14,14 @@
 //
 //	func init() {
 //		loader.Register(loader.LoaderFunc(func(req loader.Request) (loader.Response, error) {
-//			rows, err := loader.Query("SELECT body FROM pages WHERE slug = ?", req.Key)
+//			rows, err := loader.Query("SELECT CAST(body AS BLOB) FROM pages WHERE slug = ?", req.Key)
 //			if err != nil {
 //				return loader.Response{}, err
 //			}
 //			if len(rows) == 0 {
 //				return loader.Response{}, loader.ErrNotFound
 //			}
-//			return loader.Response{Value: []byte(rows[0][0].(string))}, nil
+//			return loader.Response{Value: rows[0][0].([]byte)}, nil // a BLOB is []byte
 //		}))
 //	}
 //
@@ -36,8 +36,8 @@
 // # What a loader may do
 //
 // A loader reaches the world only through the node: [Query] reads the
-// node's SQLite database, [HTTPGet] fetches URLs under the loader's
-// `http_allow` prefixes, [Now] reads the real clock and [Log] writes to the
+// node's SQLite database, [HTTPGet] fetches URLs that the loader's
+// `http_allow` list covers, [Now] reads the real clock and [Log] writes to the
 // node's log. WASI is sandboxed (no files, environment or network, a fake
 // clock). Outside WebAssembly, so in native tests, [Query] and [HTTPGet]
 // return [ErrNoHost]: test the logic around them with a fake.

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +12,18 @@ import (
 // where there is no distcache node to ask.
 var ErrNoHost = errors.New("loader: only available inside a distcache node")
 
+// Blob is a query argument bound as a BLOB, byte for byte. A plain []byte
+// argument is bound as TEXT, as a string would be.
+type Blob []byte
+
+// blobKey is the one key of the JSON object that carries a BLOB across
+// sql_query, in arguments and results: {"$b64": "<standard base64>"}.
+const blobKey = "$b64"
+
 // encodeArgs encodes query arguments as the JSON array sql_query takes:
-// strings ([]byte as a string), numbers, and nil as null. A bool becomes
-// 1 or 0, as SQLite stores it. Other types are an error.
+// strings ([]byte as a string), numbers, nil as null, and a [Blob] as
+// {"$b64": "<standard base64>"}. A bool becomes 1 or 0, as SQLite stores
+// it. Other types are an error.
 func encodeArgs(args []any) ([]byte, error) {
 	if len(args) == 0 {
 		return nil, nil
@@ -29,13 +39,15 @@ func encodeArgs(args []any) ([]byte, error) {
 			vals[i] = v
 		case []byte:
 			vals[i] = string(v)
+		case Blob:
+			vals[i] = map[string]string{blobKey: base64.StdEncoding.EncodeToString(v)}
 		case bool:
 			vals[i] = 0
 			if v {
 				vals[i] = 1
 			}
 		default:
-			return nil, fmt.Errorf("loader: query argument %d: %T is not a string, number, bool or nil", i, a)
+			return nil, fmt.Errorf("loader: query argument %d: %T is not a string, []byte, Blob, number, bool or nil", i, a)
 		}
 	}
 	return json.Marshal(vals)
@@ -43,16 +55,48 @@ func encodeArgs(args []any) ([]byte, error) {
 
 // decodeRows decodes sql_query's result: a JSON array of rows, each an
 // array of values. Numbers decode as json.Number, so that INTEGER values
-// beyond 2^53 keep every digit; TEXT and BLOB as string; NULL as nil.
+// beyond 2^53 keep every digit; TEXT as string; BLOB ({"$b64": "..."}) as
+// []byte, byte for byte; NULL as nil.
 func decodeRows(b []byte) ([][]any, error) {
 	if rows, ok := decodeRowsFast(b); ok {
 		return rows, nil
 	}
+	return decodeRowsSlow(b)
+}
+
+// decodeRowsSlow is decodeRows through encoding/json.
+func decodeRowsSlow(b []byte) ([][]any, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var rows [][]any
 	if err := d.Decode(&rows); err != nil {
 		return nil, fmt.Errorf("loader: query result: %w", err)
 	}
+	for i, row := range rows {
+		for j, v := range row {
+			m, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			blob, err := decodeBlob(m)
+			if err != nil {
+				return nil, fmt.Errorf("loader: query result: row %d column %d: %w", i, j, err)
+			}
+			row[j] = blob
+		}
+	}
 	return rows, nil
+}
+
+// decodeBlob decodes a {"$b64": "..."} object.
+func decodeBlob(m map[string]any) ([]byte, error) {
+	s, ok := m[blobKey].(string)
+	if !ok || len(m) != 1 {
+		return nil, fmt.Errorf("an object other than {%q: base64}", blobKey)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", blobKey, err)
+	}
+	return b, nil
 }

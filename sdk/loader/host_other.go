@@ -19,10 +19,12 @@ func Log(level int32, msg string) {
 // Outside WebAssembly it is time.Now.
 func Now() time.Time { return time.Now() }
 
-// Query runs a read-only SQL query with args (strings, []byte, numbers,
-// bools and nil) on the node's embedded SQLite database and returns its
-// rows. Numbers come back as json.Number, TEXT and BLOB as string, NULL as
-// nil. Outside WebAssembly it returns [ErrNoHost].
+// Query runs a read-only SQL query with args (strings, []byte as TEXT,
+// numbers, bools, nil, and [Blob] as a BLOB) on the node's embedded
+// SQLite database and returns its rows. Numbers come back as json.Number,
+// TEXT as string, BLOB as []byte (byte for byte), NULL as nil. A result of
+// more than 10,000 rows, or over a quarter of the plugin memory cap as
+// JSON, is an error. Outside WebAssembly it returns [ErrNoHost].
 func Query(sql string, args ...any) ([][]any, error) {
 	if _, err := encodeArgs(args); err != nil {
 		return nil, err
@@ -30,9 +32,12 @@ func Query(sql string, args ...any) ([][]any, error) {
 	return nil, ErrNoHost
 }
 
-// HTTPGet fetches url with GET and returns the response's status and body
-// (at most 8 MiB). Only URLs under the loader's http_allow prefixes are
-// allowed; any other, or a failed request, is an error. Outside
+// HTTPGet fetches url with GET and returns the response's status and body.
+// The URL, and every redirect, must match an entry of the loader's
+// http_allow list: the same scheme, host and port, and a path under the
+// entry's. Any other URL, a failed request, no response within the node's
+// http_get timeout (5 s by default), or a body over 8 MiB (or a quarter of
+// the plugin memory cap) is an error. Outside
 // WebAssembly it returns [ErrNoHost].
 func HTTPGet(url string) (status int, body []byte, err error) {
 	return 0, nil, ErrNoHost

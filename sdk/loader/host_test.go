@@ -20,6 +20,7 @@ func TestEncodeArgs(t *testing.T) {
 		{"bytes as string", []any{[]byte("hi")}, `["hi"]`, ""},
 		{"bools as numbers", []any{true, false}, `[1,0]`, ""},
 		{"json.Number", []any{json.Number("12345678901234567890")}, `[12345678901234567890]`, ""},
+		{"blob", []any{Blob("\xff\x00"), "é"}, `[{"$b64":"/wA="},"é"]`, ""},
 		{"unsupported", []any{"a", struct{}{}}, "", "argument 1: struct {}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +51,10 @@ func TestDecodeRows(t *testing.T) {
 		{"two rows", `[[1],[2]]`, [][]any{{json.Number("1")}, {json.Number("2")}}, false},
 		{"not rows", `{"a":1}`, nil, true},
 		{"truncated", `[[1]`, nil, true},
+		{"blob", `[[{"$b64":"/wD+"},"t"]]`, [][]any{{[]byte("\xff\x00\xfe"), "t"}}, false},
+		{"blob, slow path", `[[ {"$b64" : "/wD+"}, "é"]]`, [][]any{{[]byte("\xff\x00\xfe"), "é"}}, false},
+		{"bad base64", `[[{"$b64":"%%%"}]]`, nil, true},
+		{"other object", `[[{"a":1}]]`, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeRows([]byte(tc.in))

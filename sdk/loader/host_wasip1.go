@@ -32,10 +32,12 @@ func Log(level int32, msg string) {
 // Now returns the node's wall clock (WASI's clock is fake inside a node).
 func Now() time.Time { return time.Unix(0, hostNow()) }
 
-// Query runs a read-only SQL query with args (strings, []byte, numbers,
-// bools and nil) on the node's embedded SQLite database and returns its
-// rows. Numbers come back as json.Number, TEXT and BLOB as string, NULL as
-// nil.
+// Query runs a read-only SQL query with args (strings, []byte as TEXT,
+// numbers, bools, nil, and [Blob] as a BLOB) on the node's embedded
+// SQLite database and returns its rows. Numbers come back as json.Number,
+// TEXT as string, BLOB as []byte (byte for byte), NULL as nil. A result of
+// more than 10,000 rows, or over a quarter of the plugin memory cap as
+// JSON, is an error.
 func Query(sql string, args ...any) ([][]any, error) {
 	a, err := encodeArgs(args)
 	if err != nil {
@@ -49,9 +51,12 @@ func Query(sql string, args ...any) ([][]any, error) {
 	return decodeRows(pending(n))
 }
 
-// HTTPGet fetches url with GET and returns the response's status and body
-// (at most 8 MiB). Only URLs under the loader's http_allow prefixes are
-// allowed; any other, or a failed request, is an error.
+// HTTPGet fetches url with GET and returns the response's status and body.
+// The URL, and every redirect, must match an entry of the loader's
+// http_allow list: the same scheme, host and port, and a path under the
+// entry's. Any other URL, a failed request, no response within the node's
+// http_get timeout (5 s by default), or a body over 8 MiB (or a quarter of
+// the plugin memory cap) is an error.
 func HTTPGet(url string) (status int, body []byte, err error) {
 	s := hostHTTPGet(unsafe.Pointer(unsafe.StringData(url)), int32(len(url)))
 	if s < 0 {

@@ -74,6 +74,10 @@ type Config struct {
 	Health *Health
 	// Now is the clock for remaining ttls (default [time.Now]).
 	Now func() time.Time
+	// RateLimits maps a group's name to the calls each client may make to
+	// its Get, Set and Delete; a group not in it (the default: all) is
+	// unlimited.
+	RateLimits map[string]RateLimit
 }
 
 // NewHandler returns the node's HTTP handler: every service on its
@@ -118,8 +122,12 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		// Compressing small answers costs more CPU than it saves bytes.
 		connect.WithCompressMinBytes(compressMinBytes),
 	)
+	rateLimit, err := newRateLimiter(cfg.RateLimits, cfg.Tokens.Enabled(), cfg.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(otel, access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, validate.NewInterceptor()),
+		connect.WithInterceptors(otel, access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit, validate.NewInterceptor()),
 		limits,
 	}
 	mux := http.NewServeMux()
@@ -163,7 +171,7 @@ func withCORS(h http.Handler, origins []string) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
 		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
-		ExposedHeaders: connectcors.ExposedHeaders(),
+		ExposedHeaders: append(connectcors.ExposedHeaders(), "Retry-After"),
 		MaxAge:         7200,
 	}).Handler(h)
 }

@@ -13,6 +13,9 @@
 //	    write_through: true    # optional, default false; needs a loader of kind sqlite
 //	    max_loads: 64          # optional; loader calls in flight at once on a node; absent or 0 = 64; 0..100000
 //	    replicas: 2            # optional; nodes that keep each written key; absent or 0 = 2 in a cluster for a group without a loader, else 1; 0..7
+//	    rate_limit:            # optional; calls per client (bearer token, or IP address) to Get/Set/Delete; absent = unlimited
+//	      per_client: 100      # required; calls per second, > 0, <= 1000000; fractions allowed (0.5 = one call each 2s)
+//	      burst: 200           # optional; calls at once; absent = per_client rounded up; 1..1000000
 //	    loader:                # optional; absent = no loader (the group holds only what is Set)
 //	      kind: sqlite         # required; known kinds: sqlite
 //	      table: kv            # sqlite: optional, default kv; ^[A-Za-z_][A-Za-z0-9_]{0,62}$
@@ -77,9 +80,23 @@ type Group struct {
 	// MaxLoads bounds the group's loader calls in flight on one node;
 	// past it a load waits up to load_timeout for a slot. Zero means 64.
 	MaxLoads int `yaml:"max_loads"`
+	// RateLimit bounds the calls each client makes to the group; nil (the
+	// default) means no limit.
+	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Loader is the group's source on a miss; nil (the default) means the
 	// group holds only what is Set.
 	Loader *Loader `yaml:"loader"`
+}
+
+// RateLimit is a token bucket per client of a group: a client may make
+// Burst calls at once, and PerClient more each second after that.
+type RateLimit struct {
+	// PerClient is the rate at which a client's bucket refills, in calls
+	// per second; required, > 0.
+	PerClient float64 `yaml:"per_client"`
+	// Burst is the size of a client's bucket; default PerClient rounded
+	// up.
+	Burst int `yaml:"burst"`
 }
 
 // Loader configures a group's source.

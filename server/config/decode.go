@@ -228,7 +228,8 @@ func (d *decoder) sequence(n *yaml.Node, path string, out reflect.Value) error {
 }
 
 // scalar decodes the scalar n into out with out's UnmarshalYAML method
-// (Bytes, Duration), or else with yaml's own rules for strings and bools.
+// (Bytes, Duration), or else with yaml's own rules for strings, bools and
+// numbers.
 func (d *decoder) scalar(n *yaml.Node, path string, out reflect.Value) error {
 	if u, ok := out.Addr().Interface().(yaml.Unmarshaler); ok {
 		var e *Error
@@ -240,14 +241,20 @@ func (d *decoder) scalar(n *yaml.Node, path string, out reflect.Value) error {
 		return nil
 	}
 	want := "a string"
-	if out.Kind() == reflect.Bool {
+	switch out.Kind() {
+	case reflect.Bool:
 		want = "true or false"
+	case reflect.Int:
+		want = "an integer"
+	case reflect.Float64:
+		want = "a number"
 	}
 	if n.Kind != yaml.ScalarNode {
 		return d.fail(notA(n, want), path)
 	}
 	err := n.Decode(out.Addr().Interface())
-	if err != nil {
+	// yaml truncates a float decoded into an int (1.5 becomes 1).
+	if err != nil || out.Kind() == reflect.Int && n.ShortTag() != "!!int" {
 		return d.fail(&Error{Line: n.Line, Problem: fmt.Sprintf("%q is not %s", n.Value, want)}, path)
 	}
 	return nil

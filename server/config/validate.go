@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -81,8 +82,33 @@ func (c checker) group(path string, g Group) error {
 	if err := c.durations(path, g); err != nil {
 		return err
 	}
+	if g.RateLimit != nil {
+		if err := c.rateLimit(path+".rate_limit", g.RateLimit); err != nil {
+			return err
+		}
+	}
 	if g.Loader != nil {
 		return c.loader(path+".loader", *g.Loader)
+	}
+	return nil
+}
+
+// maxRate bounds a rate limit's per_client and burst.
+const maxRate = 1_000_000
+
+// rateLimit returns the first problem in r, found at path, or nil. A burst
+// not in the file defaults to per_client rounded up: the default depends
+// on another field, so it is filled here, after decoding, not before.
+func (c checker) rateLimit(path string, r *RateLimit) error {
+	// Written so that NaN fails too.
+	if !(r.PerClient > 0 && r.PerClient <= maxRate) {
+		return c.errorf(path+".per_client", "is required and must be > 0 and <= %d calls per second, not %g", maxRate, r.PerClient)
+	}
+	if _, given := c.lines[path+".burst"]; !given && r.Burst == 0 {
+		r.Burst = int(math.Ceil(r.PerClient))
+	}
+	if r.Burst < 1 || r.Burst > maxRate {
+		return c.errorf(path+".burst", "must be 1 to %d, not %d", maxRate, r.Burst)
 	}
 	return nil
 }

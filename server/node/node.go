@@ -168,8 +168,20 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Cluster:        n.picker,
 		ClusterSecret:  cfg.Cluster.Secret,
 		Health:         n.health,
+		RateLimits:     rateLimits(file),
 	})
 	return n, err
+}
+
+// rateLimits returns the rate limits of f's groups that have one.
+func rateLimits(f *config.File) map[string]api.RateLimit {
+	limits := map[string]api.RateLimit{}
+	for _, g := range f.Groups {
+		if g.RateLimit != nil {
+			limits[g.Name] = api.RateLimit{PerClient: g.RateLimit.PerClient, Burst: g.RateLimit.Burst}
+		}
+	}
+	return limits
 }
 
 func (n *Node) setupTelemetry(ctx context.Context) error {

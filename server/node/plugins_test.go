@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.uber.org/goleak"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/internal/wasmbuild"
@@ -24,7 +25,24 @@ var wasm wasmbuild.Builder
 func TestMain(m *testing.M) {
 	code := m.Run()
 	wasm.Cleanup()
+	if code == 0 {
+		// Every node a test started was closed: none of its goroutines
+		// may outlive it.
+		if err := goleak.Find(leakIgnores...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// leakIgnores are goroutines of libraries that outlive their owners by
+// design: the embedded etcd's and its client's background loops, and
+// net/http's idle connection readers.
+var leakIgnores = []goleak.Option{
+	goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/pkg/v3/logutil.(*MergeLogger).outputLoop"),
+	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 }
 
 // install copies a built module into dir as name.wasm the way an operator

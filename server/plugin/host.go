@@ -2,14 +2,8 @@ package plugin
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -17,9 +11,6 @@ import (
 
 // hostModule is the import module name of the distcache host functions.
 const hostModule = "distcache"
-
-// maxHTTPBody bounds what http_get reads of a response body.
-const maxHTTPBody = 8 << 20
 
 // callState is what the host functions of one guest call work on. It
 // travels in the call's context.
@@ -59,7 +50,7 @@ func (r *Runtime) instantiateHost(ctx context.Context) error {
 	fn("set_ttl", func(ctx context.Context, ms int64) { stateOf(ctx).ttl = time.Duration(ms) * time.Millisecond })
 	fn("set_error", func(ctx context.Context, m api.Module, ptr, n uint32) { stateOf(ctx).errMsg = string(read(m, ptr, n)) })
 	fn("sql_query", r.hostSQLQuery)
-	fn("http_get", r.hostHTTPGet)
+	fn("http_get", newHTTPGetter(r.cfg).hostHTTPGet)
 	fn("result", func(ctx context.Context, m api.Module, ptr, n uint32) uint32 {
 		s := stateOf(ctx)
 		if n == 0 {
@@ -98,90 +89,4 @@ func (s *callState) setPending(b []byte, err error) int32 {
 	}
 	s.pending = b
 	return int32(len(b))
-}
-
-func (r *Runtime) hostSQLQuery(ctx context.Context, m api.Module, qp, qn, ap, an uint32) int32 {
-	s := stateOf(ctx)
-	query := string(read(m, qp, qn))
-	var args []any
-	if an > 0 {
-		if err := json.Unmarshal(read(m, ap, an), &args); err != nil {
-			return s.setPending(nil, fmt.Errorf("sql_query args: %w", err))
-		}
-	}
-	if r.cfg.DB == nil {
-		return s.setPending(nil, errors.New("sql_query: this node has no database for loaders"))
-	}
-	return s.setPending(queryJSON(ctx, r.cfg.DB, query, args))
-}
-
-// queryJSON runs a read-only query and encodes its rows as JSON arrays.
-func queryJSON(ctx context.Context, db *sql.DB, query string, args []any) ([]byte, error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	out := [][]any{}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			if b, ok := v.([]byte); ok {
-				vals[i] = string(b)
-			}
-		}
-		out = append(out, vals)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return json.Marshal(out)
-}
-
-func (r *Runtime) hostHTTPGet(ctx context.Context, m api.Module, up, un uint32) int32 {
-	s := stateOf(ctx)
-	url := string(read(m, up, un))
-	if !allowed(url, s.httpAllow) {
-		return s.setPending(nil, fmt.Errorf("http_get %s: not in the loader's http_allow list", url))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return s.setPending(nil, err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return s.setPending(nil, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxHTTPBody))
-	if err != nil {
-		return s.setPending(nil, err)
-	}
-	s.pending = body
-	return int32(res.StatusCode)
-}
-
-func allowed(url string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if p != "" && strings.HasPrefix(url, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -71,7 +71,7 @@ func (p *loaderPool) put(li *loaderInstance, broken bool) {
 	}
 	p.mu.Unlock()
 	if !keep {
-		li.inst.Close(context.Background())
+		p.mod.drop(li.inst)
 	}
 	<-p.slots
 }
@@ -83,7 +83,7 @@ func (p *loaderPool) retire() {
 	p.idle, p.retired = nil, true
 	p.mu.Unlock()
 	for _, li := range idle {
-		li.inst.Close(context.Background())
+		p.mod.drop(li.inst)
 	}
 }
 
@@ -118,10 +118,11 @@ func newGroupLoader(plugin, group string, settings map[string]string, httpAllow 
 
 // Load implements [cache.Loader].
 func (l *GroupLoader) Load(ctx context.Context, key string) (cache.Loaded, error) {
-	p := l.pool.Load()
+	p := l.acquire()
 	if p == nil {
 		return cache.Loaded{}, fmt.Errorf("%w: %s.wasm", ErrNotLoaded, l.plugin)
 	}
+	defer p.mod.release(context.Background())
 	li, err := p.get(ctx)
 	if err != nil {
 		return cache.Loaded{}, fmt.Errorf("loader %s: %w", l.plugin, err)
@@ -137,6 +138,23 @@ func (l *GroupLoader) Load(ctx context.Context, key string) (cache.Loaded, error
 		}
 	}
 	return res, err
+}
+
+// acquire returns the current pool with a reference on its module for the
+// call, so that a swap meanwhile does not release the module under it; nil
+// if no module is loaded. A pool whose module was released has been
+// replaced already (the manager stores the new pool first), so the loop
+// ends at the next look.
+func (l *GroupLoader) acquire() *loaderPool {
+	for {
+		p := l.pool.Load()
+		if p == nil || p.mod.acquire() {
+			return p
+		}
+		if l.pool.Load() == p {
+			return nil
+		}
+	}
 }
 
 // callError is a failure that leaves the instance unusable.

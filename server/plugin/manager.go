@@ -106,9 +106,13 @@ func (m *Manager) Reload(ctx context.Context, path string) error {
 		m.rt.failure(filepath.Base(path), reasonInvalid, err)
 		return err
 	}
-	wasm, err := os.ReadFile(path)
+	wasm, err := readModule(ctx, path, m.rt.cfg.MaxModuleBytes)
 	if err != nil {
-		m.rt.failure(name, reasonRead, fmt.Errorf("%s: %w", path, err))
+		reason, fe := reasonRead, (*fileError)(nil)
+		if errors.As(err, &fe) {
+			reason = reasonFile
+		}
+		m.rt.failure(name, reason, err)
 		return err
 	}
 	if old := m.current(name); old != nil && old.mod.sha256 == sha256hex(wasm) {
@@ -122,7 +126,7 @@ func (m *Manager) Reload(ctx context.Context, path string) error {
 	}
 	if err := m.swap(ctx, mod); err != nil {
 		m.rt.failure(name, reasonOf(err), fmt.Errorf("%s: %w", path, err))
-		return err
+		return errors.Join(err, mod.Close(ctx))
 	}
 	m.log.Info("plugin loaded", "plugin", name, "file", path, "kind", mod.kind,
 		"sha256", mod.sha256, "compile", mod.CompileTime)
@@ -138,6 +142,8 @@ func (m *Manager) current(name string) *version {
 
 // swap makes mod the current version of its name. Every group using it
 // gets a new policy instance first; if any fails to start, nothing changes.
+// The version replaced is released: its module's code goes when its last
+// instance does (a loader's busy instances close as their calls end).
 func (m *Manager) swap(ctx context.Context, mod *Module) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -156,11 +162,20 @@ func (m *Manager) swap(ctx context.Context, mod *Module) error {
 			l.pool.Store(v.pool)
 		}
 	}
-	if old := m.loaded[mod.name]; old != nil && old.pool != nil {
-		old.pool.retire()
+	if old := m.loaded[mod.name]; old != nil {
+		old.release(ctx)
 	}
 	m.loaded[mod.name] = v
 	return nil
+}
+
+// release retires v's loader pool and drops its module's owner reference.
+// Its policy instances were closed when they were replaced.
+func (v *version) release(ctx context.Context) {
+	if v.pool != nil {
+		v.pool.retire()
+	}
+	v.mod.Close(ctx) // never fails: wazero's CompiledModule.Close returns nil
 }
 
 func (m *Manager) swapPolicies(ctx context.Context, mod *Module) error {
@@ -309,7 +324,8 @@ func (m *Manager) Plugins() []Info {
 	return out
 }
 
-// Close closes every policy instance and loader pool the manager started.
+// Close closes every policy instance and loader pool the manager started
+// and releases every module; its loaders then fail with [ErrNotLoaded].
 func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -318,9 +334,13 @@ func (m *Manager) Close() {
 			b.current.Close()
 		}
 	}
-	for _, v := range m.loaded {
-		if v.pool != nil {
-			v.pool.retire()
+	for _, ls := range m.loaders {
+		for _, l := range ls {
+			l.pool.Store(nil)
 		}
+	}
+	for name, v := range m.loaded {
+		v.release(context.Background())
+		delete(m.loaded, name)
 	}
 }

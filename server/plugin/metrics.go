@@ -17,17 +17,29 @@ type metrics struct {
 	fallbacks metric.Int64Counter
 }
 
-func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+func newMetrics(mp metric.MeterProvider, r *Runtime) (*metrics, error) {
 	m := mp.Meter("github.com/distcache/distcache/server/plugin")
 	var met metrics
-	var err1, err2, err3 error
+	var err1, err2, err3, err4, err5 error
 	met.failures, err1 = m.Int64Counter("distcache.plugin.failures",
 		metric.WithDescription("Plugin modules refused and instances discarded, by plugin and reason."))
 	met.loads, err2 = m.Int64Counter("distcache.plugin.loads",
 		metric.WithDescription("Plugin modules compiled, validated and swapped in, by plugin."))
 	met.fallbacks, err3 = m.Int64Counter("distcache.policy.fallbacks.native",
 		metric.WithDescription("Times a group fell back to the native LRU, by group and reason."))
-	return &met, errors.Join(err1, err2, err3)
+	_, err4 = m.Int64ObservableGauge("distcache.plugin.modules.live",
+		metric.WithDescription("Compiled plugin modules not yet released, replaced versions still serving a call included."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.liveModules.Load())
+			return nil
+		}))
+	_, err5 = m.Int64ObservableGauge("distcache.plugin.instances.live",
+		metric.WithDescription("Plugin instances not yet closed."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.liveInstances.Load())
+			return nil
+		}))
+	return &met, errors.Join(err1, err2, err3, err4, err5)
 }
 
 // The reasons a failure is counted under.
@@ -36,6 +48,7 @@ const (
 	reasonTrap     = "trap"     // the guest trapped (includes out of memory)
 	reasonDeadline = "deadline" // a call ran past its deadline
 	reasonRead     = "read"     // the file could not be read
+	reasonFile     = "file"     // not a regular file, or over the size limit
 	reasonBadCall  = "bad_call" // a call returned something invalid
 )
 

@@ -40,6 +40,7 @@ type Policy struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	started atomic.Int64
+	closed  atomic.Bool
 	// OnFailure, if set, is called once, in a new goroutine, when the
 	// instance fails. The manager uses it to put a fallback in its place.
 	OnFailure func(*Policy, error)
@@ -62,24 +63,30 @@ func (m *Module) NewPolicy(ctx context.Context, capacity int64) (*Policy, error)
 	}
 	p := &Policy{mod: m, inst: inst, update: inst.ExportedFunction(exportPolicyUpdate)}
 	p.ctx, p.cancel = context.WithCancel(withCallState(context.Background(), &callState{plugin: m.name}))
-	ctx, cancel := context.WithTimeout(withCallState(ctx, &callState{plugin: m.name}), m.rt.cfg.PolicyCallTimeout)
-	defer cancel()
-	res, err := inst.ExportedFunction(exportPolicyInit).Call(ctx, uint64(capacity), maxEvents)
-	if err != nil {
-		inst.Close(ctx)
-		return nil, fmt.Errorf("%s: %w", exportPolicyInit, err)
-	}
-	p.buf = uint32(res[0])
-	if p.buf == 0 {
-		inst.Close(ctx)
-		return nil, fmt.Errorf("%s returned 0: the policy refused to start", exportPolicyInit)
-	}
-	if _, ok := inst.Memory().Read(p.buf, maxEvents*eventSize); !ok {
-		inst.Close(ctx)
-		return nil, fmt.Errorf("%s returned buffer %#x, which is outside the guest's memory", exportPolicyInit, p.buf)
+	if err := p.init(ctx, capacity); err != nil {
+		p.cancel()
+		return nil, errors.Join(err, m.drop(inst))
 	}
 	m.rt.watch(p)
 	return p, nil
+}
+
+// init calls the guest's init and checks the event buffer it returns.
+func (p *Policy) init(ctx context.Context, capacity int64) error {
+	ctx, cancel := context.WithTimeout(withCallState(ctx, &callState{plugin: p.mod.name}), p.mod.rt.cfg.PolicyCallTimeout)
+	defer cancel()
+	res, err := p.inst.ExportedFunction(exportPolicyInit).Call(ctx, uint64(capacity), maxEvents)
+	if err != nil {
+		return fmt.Errorf("%s: %w", exportPolicyInit, err)
+	}
+	p.buf = uint32(res[0])
+	if p.buf == 0 {
+		return fmt.Errorf("%s returned 0: the policy refused to start", exportPolicyInit)
+	}
+	if _, ok := p.inst.Memory().Read(p.buf, maxEvents*eventSize); !ok {
+		return fmt.Errorf("%s returned buffer %#x, which is outside the guest's memory", exportPolicyInit, p.buf)
+	}
+	return nil
 }
 
 // Name returns the plugin's name and the start of its SHA-256.
@@ -159,11 +166,15 @@ func (p *Policy) fail(err error) {
 	}
 }
 
-// Close closes the instance.
+// Close closes the instance and drops its reference on the module (see
+// [Module]). Calling it again does nothing.
 func (p *Policy) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
 	p.mod.rt.unwatch(p)
 	p.cancel()
-	err := p.inst.Close(context.Background())
+	err := p.mod.drop(p.inst)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

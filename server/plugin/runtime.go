@@ -8,8 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -30,6 +36,14 @@ const DefaultMemoryLimitMiB = 64
 // [Config.PolicyCallTimeout] is zero.
 const DefaultPolicyCallTimeout = time.Second
 
+// DefaultMaxModuleBytes is the largest plugin file read when
+// [Config.MaxModuleBytes] is zero.
+const DefaultMaxModuleBytes = 64 << 20
+
+// DefaultCacheMaxBytes bounds the compilation cache directory when
+// [Config.CacheMaxBytes] is zero.
+const DefaultCacheMaxBytes = 512 << 20
+
 // Config configures a [Runtime]. The zero value works: no compilation
 // cache, default limits, logs discarded, no database for loaders.
 type Config struct {
@@ -48,6 +62,16 @@ type Config struct {
 	// DB, when set, is what loaders' sql_query reads. It should be opened
 	// read-only; the host also runs every query in a read-only transaction.
 	DB *sql.DB
+	// HTTPTimeout bounds one http_get of a loader, redirects and body
+	// included (default [DefaultHTTPTimeout]); the call's deadline applies
+	// too.
+	HTTPTimeout time.Duration
+	// MaxModuleBytes is the largest plugin file the manager reads (default
+	// [DefaultMaxModuleBytes]); a larger one is refused unread.
+	MaxModuleBytes int64
+	// CacheMaxBytes bounds the files under CacheDir (default
+	// [DefaultCacheMaxBytes]); the least recently used are deleted past it.
+	CacheMaxBytes int64
 }
 
 // Runtime compiles and runs plugin modules. It is safe for concurrent use.
@@ -58,6 +82,15 @@ type Runtime struct {
 	rt      wazero.Runtime
 	cache   wazero.CompilationCache
 	metrics *metrics
+
+	// cacheMu serialises compiling with a cache, so the files a compile
+	// adds are known to be its own; cacheFiles maps a module's SHA-256 to
+	// its file in the cache.
+	cacheMu    sync.Mutex
+	cacheFiles map[string]string
+	// liveModules and liveInstances count compiled modules and instances
+	// not yet closed.
+	liveModules, liveInstances atomic.Int64
 
 	watched  sync.Map // *Policy -> struct{}: instances the watchdog checks
 	stopDog  chan struct{}
@@ -74,6 +107,12 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.PolicyCallTimeout <= 0 {
 		cfg.PolicyCallTimeout = DefaultPolicyCallTimeout
 	}
+	if cfg.MaxModuleBytes <= 0 {
+		cfg.MaxModuleBytes = DefaultMaxModuleBytes
+	}
+	if cfg.CacheMaxBytes <= 0 {
+		cfg.CacheMaxBytes = DefaultCacheMaxBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,7 +122,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true). // deadlines interrupt running guests
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16)
-	r := &Runtime{cfg: cfg, log: cfg.Logger, stopDog: make(chan struct{}), dogDone: make(chan struct{})}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, cacheFiles: map[string]string{},
+		stopDog: make(chan struct{}), dogDone: make(chan struct{})}
 	go r.watchdog()
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -95,7 +135,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	var err error
-	if r.metrics, err = newMetrics(cfg.MeterProvider); err != nil {
+	if r.metrics, err = newMetrics(cfg.MeterProvider, r); err != nil {
 		return nil, errors.Join(err, r.Close(ctx))
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
@@ -129,15 +169,25 @@ const (
 
 // Module is a compiled, validated plugin. Instances are made from it with
 // [Module.NewPolicy] or [Module.NewLoader]. It is safe for concurrent use.
+//
+// A module is reference-counted: its owner (whoever compiled it) holds one
+// reference, dropped by [Module.Close], and every instance and loader call
+// in flight holds one more. The compiled code is released when the last
+// reference goes, so a replaced version lives until its last call ends.
 type Module struct {
 	rt       *Runtime
 	name     string
 	kind     Kind
 	sha256   string
 	compiled wazero.CompiledModule
+	refs     atomic.Int64
+	closed   sync.Once // the owner's reference is dropped once
 	// CompileTime is how long compiling took (near zero from the cache).
 	CompileTime time.Duration
 }
+
+// errModuleClosed is returned for an instance asked of a released module.
+var errModuleClosed = errors.New("plugin module already released")
 
 // Name returns the plugin's name (its file name without .wasm).
 func (m *Module) Name() string { return m.name }
@@ -148,34 +198,70 @@ func (m *Module) Kind() Kind { return m.kind }
 // SHA256 returns the hex SHA-256 of the module's bytes.
 func (m *Module) SHA256() string { return m.sha256 }
 
-// Close releases the compiled module; instances already made keep working
-// until they are closed.
-func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx) }
+// Close drops the owner's reference. The compiled code is released at
+// once if no instance is left, else when the last instance is closed;
+// instances already made keep working until then. Calling it again does
+// nothing.
+func (m *Module) Close(ctx context.Context) error {
+	var err error
+	m.closed.Do(func() { err = m.release(ctx) })
+	return err
+}
+
+// acquire takes a reference, unless the module was already released.
+func (m *Module) acquire() bool {
+	for {
+		n := m.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if m.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference and closes the compiled code with the last.
+func (m *Module) release(ctx context.Context) error {
+	if m.refs.Add(-1) != 0 {
+		return nil
+	}
+	m.rt.liveModules.Add(-1)
+	return m.compiled.Close(ctx)
+}
 
 // Compile compiles wasm, checks it against the ABI and starts one probe
 // instance to check its version. The error says what is wrong: not wasm, a
 // missing or mistyped export, an import not granted, a trap while
-// starting, or the wrong ABI version.
+// starting, or the wrong ABI version. A refused module's compiled code is
+// released before Compile returns.
 func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	start := time.Now()
-	compiled, err := r.rt.CompileModule(ctx, wasm)
+	sum := sha256hex(wasm)
+	compiled, err := r.compile(ctx, sum, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid WebAssembly module: %w", err)
 	}
-	m := &Module{rt: r, name: name, sha256: sha256hex(wasm), compiled: compiled,
+	r.liveModules.Add(1)
+	m := &Module{rt: r, name: name, sha256: sum, compiled: compiled,
 		CompileTime: time.Since(start)}
+	m.refs.Store(1)
 	if m.kind, err = validate(compiled); err != nil {
-		return nil, errors.Join(err, compiled.Close(ctx))
+		return nil, errors.Join(err, m.Close(ctx))
 	}
 	if err := m.probe(ctx); err != nil {
-		return nil, errors.Join(err, compiled.Close(ctx))
+		return nil, errors.Join(err, m.Close(ctx))
 	}
 	return m, nil
 }
 
 // instantiate starts one anonymous instance, running _initialize if the
-// module exports it. Guest output goes to the log.
+// module exports it. Guest output goes to the log. The instance holds a
+// reference on m: end it with [Module.drop], once.
 func (m *Module) instantiate(ctx context.Context) (api.Module, error) {
+	if !m.acquire() {
+		return nil, errModuleClosed
+	}
 	out := &logWriter{log: m.rt.log, plugin: m.name}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -184,9 +270,18 @@ func (m *Module) instantiate(ctx context.Context) (api.Module, error) {
 		WithStderr(out)
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("starting instance: %w", err)
+		return nil, errors.Join(fmt.Errorf("starting instance: %w", err), m.release(ctx))
 	}
+	m.rt.liveInstances.Add(1)
 	return mod, nil
+}
+
+// drop closes an instance made by instantiate and drops its reference.
+func (m *Module) drop(inst api.Module) error {
+	ctx := context.Background()
+	err := inst.Close(ctx)
+	m.rt.liveInstances.Add(-1)
+	return errors.Join(err, m.release(ctx))
 }
 
 func (m *Module) probe(ctx context.Context) error {
@@ -196,7 +291,7 @@ func (m *Module) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer mod.Close(ctx)
+	defer m.drop(mod)
 	res, err := mod.ExportedFunction(exportABIVersion).Call(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", exportABIVersion, err)
@@ -250,4 +345,132 @@ func (r *Runtime) watchdog() {
 			})
 		}
 	}
+}
+
+// compile compiles wasm, keeping the compilation cache directory under
+// [Config.CacheMaxBytes].
+//
+// wazero's file cache never deletes a file, so the runtime bounds it
+// itself, LRU by size: each compile is followed by a pass over the cache
+// that deletes the least recently used files until the rest fit. "Used" is
+// the file's modification time, which the runtime sets whenever a module
+// is compiled from it. Access times were rejected: relatime and noatime
+// mounts do not keep them. wazero names a file by a hash of the module and
+// the CPU's features that it does not export, so the runtime learns which
+// file is a module's by watching which one its first compile adds, and
+// compiles one module at a time to keep that unambiguous. After a restart
+// a module read from the cache is not known until it is compiled afresh:
+// its file keeps its older time, and evicting it too early costs one
+// compile at a later start, never a wrong module.
+func (r *Runtime) compile(ctx context.Context, sum string, wasm []byte) (wazero.CompiledModule, error) {
+	if r.cache == nil {
+		return r.rt.CompileModule(ctx, wasm)
+	}
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	before, err := listCache(r.cfg.CacheDir)
+	if err != nil {
+		r.log.Warn("plugin compilation cache not bounded", "dir", r.cfg.CacheDir, "err", err)
+	}
+	compiled, err := r.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.trimCache(sum, before); err != nil {
+		r.log.Warn("plugin compilation cache not bounded", "dir", r.cfg.CacheDir, "err", err)
+	}
+	return compiled, nil
+}
+
+// cacheFile is one file of the compilation cache.
+type cacheFile struct {
+	path string
+	size int64
+	used time.Time
+}
+
+// staleTemp is the age past which a cache's temporary file is a leftover
+// of a crash rather than one being written.
+const staleTemp = time.Hour
+
+// listCache returns the files of wazero's cache directories under dir
+// (named wazero-<version>-<arch>-<os>, so older versions' count too).
+// Nothing else in dir is listed: the directory may be shared.
+func listCache(dir string) ([]cacheFile, error) {
+	roots, err := filepath.Glob(filepath.Join(dir, "wazero-*"))
+	if err != nil {
+		return nil, err
+	}
+	var files []cacheFile
+	for _, root := range roots {
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			info, err := e.Info()
+			if err != nil || !info.Mode().IsRegular() {
+				continue // deleted meanwhile, or not a cache file
+			}
+			if strings.HasSuffix(e.Name(), ".tmp") && time.Since(info.ModTime()) < staleTemp {
+				continue // being written
+			}
+			files = append(files, cacheFile{filepath.Join(root, e.Name()), info.Size(), info.ModTime()})
+		}
+	}
+	return files, nil
+}
+
+// trimCache records the file the last compile added as sum's, marks sum's
+// file used, and deletes the least recently used files past the limit.
+// Called with cacheMu held.
+func (r *Runtime) trimCache(sum string, before []cacheFile) error {
+	after, err := listCache(r.cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	old := map[string]bool{}
+	for _, f := range before {
+		old[f.path] = true
+	}
+	for _, f := range after {
+		if !old[f.path] && !strings.HasSuffix(f.path, ".tmp") {
+			r.cacheFiles[sum] = f.path
+		}
+	}
+	now := time.Now()
+	for i, f := range after {
+		if f.path == r.cacheFiles[sum] {
+			after[i].used = now
+			if err := os.Chtimes(f.path, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return r.evict(after)
+}
+
+// evict deletes the least recently used files until the rest fit in
+// [Config.CacheMaxBytes].
+func (r *Runtime) evict(files []cacheFile) error {
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	slices.SortFunc(files, func(a, b cacheFile) int { return a.used.Compare(b.used) })
+	for _, f := range files {
+		if total <= r.cfg.CacheMaxBytes {
+			return nil
+		}
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		total -= f.size
+		for sum, p := range r.cacheFiles {
+			if p == f.path {
+				delete(r.cacheFiles, sum)
+			}
+		}
+	}
+	return nil
 }

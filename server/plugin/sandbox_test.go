@@ -33,9 +33,13 @@ func TestLoaderHTTPGetIsAllowListed(t *testing.T) {
 	if err != nil || string(res.Value) != "200 hello from /allowed/x" {
 		t.Fatalf("allowed GET = %q, %v", res.Value, err)
 	}
-	for _, url := range []string{srv.URL + "/other", "http://127.0.0.2:1/allowed/x", "file:///etc/passwd"} {
-		if _, err := l.Load(context.Background(), "http:"+url); err == nil || !strings.Contains(err.Error(), "http_allow") {
-			t.Errorf("GET %s = %v, want refused by the allow-list", url, err)
+	for url, want := range map[string]string{
+		srv.URL + "/other":             "is not under http_allow's",
+		"http://127.0.0.2:1/allowed/x": "is not an origin in http_allow",
+		"file:///etc/passwd":           "is not http or https",
+	} {
+		if _, err := l.Load(context.Background(), "http:"+url); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("GET %s = %v, want refused: %q", url, err, want)
 		}
 	}
 	none := rawLoader(t, nil)

@@ -1,10 +1,11 @@
 // Command rawloader is a loader written against the raw ABI. Keys:
-// "hog" allocates far past any memory cap; "spin" never returns;
-// "boom" panics; "missing" is not found; "fail" is an error; any other
-// key "http:U" fetches URL U with http_get and returns "STATUS BODY" (or
-// the error as status 2); "fs" and "env" try to read a file and the
-// environment, which the sandbox must deny; key "sql:Q" runs query Q with sql_query and returns its JSON rows (or
-// its error as status 2); any other key k loads "raw:"+k with a ttl of 5
+// "hog" allocates far past any memory cap; "spin" never returns; "boom"
+// panics; "missing" is not found; "fail" is an error; "http:U" fetches
+// URL U with http_get and returns "STATUS BODY", and "httplen:U" returns
+// "STATUS LEN" (either fails with the host's error); "fs" and "env" try
+// to read a file and the environment, which the sandbox must deny;
+// "sql:Q" runs query Q with sql_query and returns its JSON rows (or fails
+// with its error); any other key k loads "raw:"+k with a ttl of 5
 // minutes.
 package main
 
@@ -79,14 +80,10 @@ func load(gp, gl, kp, kl, sp, sl int32) int32 {
 		return reply(fmt.Sprintf("env: %q %d", os.Getenv("HOME"), len(os.Environ())))
 	}
 	if u, ok := strings.CutPrefix(key, "http:"); ok {
-		ub := []byte(u)
-		status := httpGet(ptr(ub), uint32(len(ub)))
-		body := pendingResult()
-		if status < 0 {
-			setError(ptr(body), uint32(len(body)))
-			return 2
-		}
-		return reply(fmt.Sprintf("%d %s", status, body))
+		return fetch(u, false)
+	}
+	if u, ok := strings.CutPrefix(key, "httplen:"); ok {
+		return fetch(u, true)
 	}
 	if q, ok := strings.CutPrefix(key, "sql:"); ok {
 		return runSQL(q)
@@ -114,6 +111,22 @@ func runSQL(q string) int32 {
 	}
 	setValue(ptr(out), uint32(len(out)))
 	return 0
+}
+
+// fetch gets u with http_get and replies "STATUS BODY", or "STATUS LEN"
+// if onlyLen, or fails with the host's error.
+func fetch(u string, onlyLen bool) int32 {
+	ub := []byte(u)
+	status := httpGet(ptr(ub), uint32(len(ub)))
+	body := pendingResult()
+	if status < 0 {
+		setError(ptr(body), uint32(len(body)))
+		return 2
+	}
+	if onlyLen {
+		return reply(fmt.Sprintf("%d %d", status, len(body)))
+	}
+	return reply(fmt.Sprintf("%d %s", status, body))
 }
 
 func reply(s string) int32 {
