@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/goleak"
 
 	"github.com/distcache/distcache/internal/wasmbuild"
 )
@@ -27,6 +29,14 @@ func sharedCacheDir(t testing.TB) string { return filepath.Join(wasm.Dir(t), "co
 func TestMain(m *testing.M) {
 	code := m.Run()
 	wasm.Cleanup()
+	if code == 0 {
+		// Every runtime, manager and watcher a test made was closed: none
+		// of their goroutines may outlive it.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

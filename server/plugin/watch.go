@@ -62,7 +62,11 @@ func (wt *Watcher) Run(ctx context.Context) error {
 	defer w.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// A file's timer fires settleTime after its last event and hands the
+	// path back to this loop, which starts the reload: every wg.Add runs
+	// here, before the deferred Wait.
 	timers := map[string]*time.Timer{}
+	due := make(chan string)
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,6 +74,11 @@ func (wt *Watcher) Run(ctx context.Context) error {
 				t.Stop()
 			}
 			return nil
+		case path := <-due:
+			delete(timers, path)
+			wg.Go(func() {
+				_ = m.Reload(ctx, filepath.Clean(path)) // refusals are logged and counted
+			})
 		case err := <-w.Errors:
 			m.log.Error("watching plugins", "dir", m.dir, "err", err)
 		case ev := <-w.Events:
@@ -86,10 +95,9 @@ func (wt *Watcher) Run(ctx context.Context) error {
 				continue
 			}
 			timers[path] = time.AfterFunc(settleTime, func() {
-				wg.Add(1)
-				defer wg.Done()
-				if ctx.Err() == nil {
-					_ = m.Reload(ctx, filepath.Clean(path)) // refusals are logged and counted
+				select {
+				case due <- path:
+				case <-ctx.Done():
 				}
 			})
 		}
