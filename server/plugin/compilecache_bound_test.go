@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +107,20 @@ func TestCompileCacheEvictsOlderWazeroVersions(t *testing.T) {
 	})
 	if n != 1 {
 		t.Fatalf("%d files in the cache, want 1 (the module just compiled)", n)
+	}
+}
+
+// TestNewRuntimeBadCacheDirLeaksNothing makes NewRuntime fail at its
+// compilation cache (a file where the directory should be): it returns an
+// error naming the directory and leaves no goroutine behind (the package's
+// TestMain checks for leaks after every test).
+func TestNewRuntimeBadCacheDirLeaksNothing(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewRuntime(context.Background(), Config{CacheDir: filepath.Join(file, "cache")})
+	if err == nil || !strings.Contains(err.Error(), "compilation cache") {
+		t.Fatalf("NewRuntime with a bad cache dir = %v, want an error naming the compilation cache", err)
 	}
 }

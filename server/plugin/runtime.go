@@ -124,7 +124,6 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16)
 	r := &Runtime{cfg: cfg, log: cfg.Logger, cacheFiles: map[string]string{},
 		stopDog: make(chan struct{}), dogDone: make(chan struct{})}
-	go r.watchdog()
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -133,6 +132,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		r.cache = c
 		rc = rc.WithCompilationCache(c)
 	}
+	// From here on a failure closes r, which stops the watchdog.
+	go r.watchdog()
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	var err error
 	if r.metrics, err = newMetrics(cfg.MeterProvider, r); err != nil {
