@@ -227,7 +227,7 @@ func (c *clusterRun) crash(t *testing.T) {
 	refused, failed := 0, 0
 	for _, err := range errs {
 		if connect.CodeOf(err) == connect.CodeUnavailable && strings.Contains(err.Error(), "set default/") &&
-			strings.Contains(err.Error(), "owner "+victim.id+" ") {
+			(strings.Contains(err.Error(), "owner "+victim.id+" ") || strings.Contains(err.Error(), "peer "+victim.id+" ")) {
 			refused++
 			continue
 		}

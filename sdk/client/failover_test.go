@@ -70,7 +70,8 @@ func TestFailoverUnderLoad(t *testing.T) {
 	// never drops it (docs/consistency.md). Every other call succeeds.
 	var n, refused int
 	for err := range errs {
-		if connect.CodeOf(err) == connect.CodeUnavailable && strings.Contains(err.Error(), "owner nb ") {
+		if connect.CodeOf(err) == connect.CodeUnavailable &&
+			(strings.Contains(err.Error(), "owner nb ") || strings.Contains(err.Error(), "peer nb ")) {
 			refused++
 			continue
 		}
