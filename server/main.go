@@ -49,6 +49,7 @@ type flags struct {
 	logFormat, logLevel       string
 	shutdownGrace             time.Duration
 	bodyTimeout, idleTimeout  time.Duration
+	debugAddr                 string
 	maxConns, maxConnsPerAddr int
 
 	nodeID, advertise, etcd, peers string
@@ -81,6 +82,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve net/http/pprof profiles on this address (its own listener, never the public port; keep it on loopback); empty serves none")
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "how long reading one request's body may take (streaming calls excepted)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "close a connection idle this long")
 	fs.IntVar(&f.maxConns, "max-conns", api.DefaultMaxConns, "most open connections; at the limit a new one replaces the one idle the longest (negative: no limit)")
@@ -215,6 +217,13 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 	}
 	if f.traceStdout {
 		cfg.TraceWriter = stdout
+	}
+	if f.debugAddr != "" {
+		stop, err := serveDebug(ctx, f.debugAddr, log)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		defer stop()
 	}
 	n, err := node.New(ctx, cfg)
 	if err != nil {
