@@ -31,10 +31,11 @@ func DefaultTableConfig() TableConfig {
 // made by [DB.Table]. It is safe for concurrent use. A read-only Table
 // refuses Write and Remove.
 type Table struct {
-	name   string
-	load   *sql.Stmt
-	write  *sql.Stmt // nil when read-only
-	remove *sql.Stmt // nil when read-only
+	name    string
+	load    *sql.Stmt
+	write   *sql.Stmt  // nil when read-only
+	remove  *sql.Stmt  // nil when read-only
+	commits *committer // nil when read-only
 }
 
 var (
@@ -90,6 +91,9 @@ func (db *DB) prepare(ctx context.Context, cfg TableConfig, writable bool) (*Tab
 	if err != nil {
 		return nil, errors.Join(err, t.Close())
 	}
+	if writable {
+		t.commits = newCommitter(db.sql, t.write, t.remove)
+	}
 	return t, nil
 }
 
@@ -105,6 +109,9 @@ func (db *DB) prepareOne(ctx context.Context, dst **sql.Stmt, query string) erro
 
 // Close releases t's prepared statements. t must not be used after.
 func (t *Table) Close() error {
+	if t.commits != nil {
+		t.commits.close()
+	}
 	var errs []error
 	for _, s := range []*sql.Stmt{t.load, t.write, t.remove} {
 		if s != nil {
@@ -138,23 +145,26 @@ func (t *Table) Load(ctx context.Context, key string) (cache.Loaded, error) {
 var errReadOnly = errors.New("table was opened read-only")
 
 // Write stores value under key, inserting a row or updating the existing
-// one. It does not keep value.
+// one, in a group commit with the writes that arrive with it. It does not
+// keep value. If ctx ends before the commit, Write returns ctx's error and
+// the row may still be written.
 func (t *Table) Write(ctx context.Context, key string, value []byte) error {
-	if t.write == nil {
+	if t.commits == nil {
 		return fmt.Errorf("table %q: writing: %w", t.name, errReadOnly)
 	}
-	if _, err := t.write.ExecContext(ctx, key, value); err != nil {
+	if err := t.commits.do(ctx, &writeOp{key: key, value: value}); err != nil {
 		return fmt.Errorf("table %q: writing: %w", t.name, err)
 	}
 	return nil
 }
 
-// Remove deletes the row of key. Removing a missing key is not an error.
+// Remove deletes the row of key, in a group commit like Write. Removing a
+// missing key is not an error.
 func (t *Table) Remove(ctx context.Context, key string) error {
-	if t.remove == nil {
+	if t.commits == nil {
 		return fmt.Errorf("table %q: removing: %w", t.name, errReadOnly)
 	}
-	if _, err := t.remove.ExecContext(ctx, key); err != nil {
+	if err := t.commits.do(ctx, &writeOp{key: key, remove: true}); err != nil {
 		return fmt.Errorf("table %q: removing: %w", t.name, err)
 	}
 	return nil
