@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/distcache/distcache/internal/trace"
 )
@@ -21,7 +22,9 @@ type options struct {
 	loopN      int    // -loop N,LEN
 	loopLen    uint64 // 0 if -loop is not set
 	capacities []int
-	policies   []string // .wasm paths
+	policies   []string      // .wasm paths
+	quiet      bool          // -quiet: no progress lines
+	progress   time.Duration // how often to report progress; 0: never
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -38,6 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.s, "s", 0.99, "exponent of the -zipf trace (>= 0)")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed of the -zipf trace")
 	loop := fs.String("loop", "", "replay `N,LEN`: N requests cycling through LEN keys")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr (they are shown only on a terminal)")
 	caps := fs.String("capacity", "100,1000,5000", "cache capacities in entries, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return o, err

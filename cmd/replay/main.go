@@ -12,6 +12,12 @@
 // policy plugin, then the references: an exact LRU, hashicorp's ARC and
 // otter. Every entry costs 1, so a policy's capacity is the entry count.
 //
+// The cells (each policy and reference at each capacity) run in parallel
+// on GOMAXPROCS workers; the tables come out in the same order as with
+// one. A module that is a loader, not a policy (as a plugins/*.wasm glob
+// picks up), is skipped with a note on stderr. On a terminal, stderr gets
+// a progress line every 5 seconds; -quiet turns it off.
+//
 // It exits 0 on success, 1 when a trace or a policy fails, and 2 on bad
 // usage.
 package main
@@ -41,7 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "replay:", err)
 		return 2
 	}
-	if err := replay(ctx, o, stdout); err != nil {
+	o.progress = progressInterval(stderr, o.quiet)
+	if err := replay(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
 		return 1
 	}

@@ -214,3 +214,90 @@ func missingTool(t *testing.T, why string) {
 	}
 	t.Skipf("%s; install with: apt-get install -y clang lld", why)
 }
+
+// buildGo builds the Go plugin package pkg (relative to the module root)
+// into dir as name.wasm and returns its path.
+func buildGo(t *testing.T, dir, name, pkg string) string {
+	t.Helper()
+	wasm := filepath.Join(dir, name+".wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", wasm, "./"+pkg)
+	build.Dir = moduleRoot
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
+	}
+	return wasm
+}
+
+// TestRunSkipsLoaderModules: a loader module among the arguments, as in
+// the README's plugins/*.wasm, is skipped with a note, not a failure.
+func TestRunSkipsLoaderModules(t *testing.T) {
+	loader := buildGo(t, t.TempDir(), "sqlkv", "loader/sqlkv")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-loop", "100,5", "-capacity", "10", loader}, &stdout, &stderr)
+	want := "skipping " + loader + ": a loader, not a policy\n"
+	if code != 0 || stderr.String() != want {
+		t.Fatalf("exit %d, stderr %q; want 0 and %q", code, stderr.String(), want)
+	}
+	if strings.Contains(stdout.String(), "sqlkv") {
+		t.Fatalf("the loader has a row:\n%s", stdout.String())
+	}
+	lineOf(t, stdout.String(), 10, "otter")
+}
+
+// TestRunTablesInFlagOrder: the cells run in parallel, but the tables and
+// their rows come out in the order of the flags, as they did in series.
+func TestRunTablesInFlagOrder(t *testing.T) {
+	out := runOK(t, "-loop", "5000,300", "-capacity", "500,10,100,1")
+	var caps, names []string
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) > 1 && rowHits.MatchString(line) {
+			caps = append(caps, f[0])
+			names = append(names, strings.Join(f[1:len(f)-4], " "))
+		}
+	}
+	wantNames := "[lru (native, exact) arc (hashicorp) otter]"
+	if fmt.Sprint(caps) != "[500 500 500 10 10 10 100 100 100 1 1 1]" {
+		t.Fatalf("capacities of the rows = %v\n%s", caps, out)
+	}
+	for i := 0; i < len(names); i += 3 {
+		if got := fmt.Sprint(names[i : i+3]); got != wantNames {
+			t.Fatalf("rows %d-%d = %s, want %s", i, i+2, got, wantNames)
+		}
+	}
+}
+
+func TestProgress(t *testing.T) {
+	keys := make([]uint64, 3*progressChunk+5)
+	p := newProgress(2, 2*int64(len(keys)))
+	r := p.reader(context.Background(), keys)
+	for _, ok := r.Next(); ok; _, ok = r.Next() {
+	}
+	p.cellDone()
+	if got := p.line(); !strings.HasPrefix(got, fmt.Sprintf("replay: 1/2 cells, 50%% of %d requests, ", 2*len(keys))) {
+		t.Errorf("line = %q", got)
+	}
+	var buf bytes.Buffer
+	if d := progressInterval(&buf, false); d != 0 {
+		t.Errorf("progress to a buffer every %v, want never", d)
+	}
+	if d := progressInterval(os.Stderr, true); d != 0 {
+		t.Errorf("progress with -quiet every %v, want never", d)
+	}
+}
+
+// TestReaderStopsWithContext: once a replay fails, the other cells' readers
+// end at their next chunk with the context's error.
+func TestReaderStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := newProgress(1, 0).reader(ctx, make([]uint64, 10*progressChunk))
+	n := 0
+	for _, ok := r.Next(); ok; _, ok = r.Next() {
+		n++
+	}
+	if n >= progressChunk || r.Err() != context.Canceled {
+		t.Fatalf("read %d keys after cancel, err %v; want fewer than %d and context.Canceled", n, r.Err(), progressChunk)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -23,8 +25,19 @@ type row struct {
 	elapsed     time.Duration
 }
 
-// replay loads the trace and the policies and prints a table per capacity.
-func replay(ctx context.Context, o options, w io.Writer) error {
+// cell is one replay: a policy plugin or a reference at one capacity.
+type cell struct {
+	table, index int           // where its row goes
+	capacity     int           // entries
+	mod          *policyModule // nil for a reference
+	ref          trace.Reference
+}
+
+// replay loads the trace and the policies, replays every (policy,
+// capacity) cell on GOMAXPROCS workers and prints a table per capacity, in
+// the order of the flags, as soon as that table's cells are done. Notes
+// (skipped loaders) and progress go to stderr.
+func replay(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	keys, desc, err := loadTrace(o)
 	if err != nil {
 		return err
@@ -34,21 +47,111 @@ func replay(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	defer rt.Close(ctx)
-	mods, err := compile(ctx, rt, o.policies)
+	mods, err := compile(ctx, rt, o.policies, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "trace: %s, %d requests\n", desc, len(keys))
-	for _, c := range o.capacities {
-		rows, err := measure(ctx, mods, keys, c)
-		if err != nil {
+	fmt.Fprintf(stdout, "trace: %s, %d requests\n", desc, len(keys))
+	cells, tables := plan(mods, o.capacities)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	prog := newProgress(len(cells), int64(len(cells))*int64(len(keys)))
+	stop := prog.report(stderr, o.progress)
+	defer stop()
+	rows := make([][]row, len(tables))
+	for i, n := range tables {
+		rows[i] = make([]row, n)
+	}
+	done, wait := runCells(ctx, cancel, cells, keys, rows, prog)
+	defer func() { cancel(nil); wait() }()
+	for i := range tables {
+		select {
+		case <-done[i]:
+		case <-ctx.Done():
+		}
+		if err := context.Cause(ctx); err != nil {
 			return err
 		}
-		if err := printTable(w, rows); err != nil {
+		if err := printTable(stdout, rows[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// plan lists the cells, capacity by capacity: each capacity's policies in
+// the order given, then the references. tables[i] is capacity i's count.
+func plan(mods []policyModule, capacities []int) (cells []cell, tables []int) {
+	for t, c := range capacities {
+		i := 0
+		for m := range mods {
+			cells = append(cells, cell{table: t, index: i, capacity: c, mod: &mods[m]})
+			i++
+		}
+		for _, ref := range trace.References() {
+			cells = append(cells, cell{table: t, index: i, capacity: c, ref: ref})
+			i++
+		}
+		tables = append(tables, i)
+	}
+	return cells, tables
+}
+
+// runCells replays the cells on GOMAXPROCS workers, in order, writing each
+// row into rows. done[t] closes when table t's cells are all done; wait
+// returns when every worker has. The first failure cancels ctx with its
+// error: the cells not started are skipped, the running ones stop early.
+func runCells(ctx context.Context, cancel context.CancelCauseFunc, cells []cell, keys []uint64,
+	rows [][]row, prog *progress) (done []chan struct{}, wait func()) {
+	left := make([]int, len(rows))
+	done = make([]chan struct{}, len(rows))
+	for t := range rows {
+		left[t], done[t] = len(rows[t]), make(chan struct{})
+	}
+	var mu sync.Mutex // guards left
+	jobs := make(chan cell)
+	go func() {
+		defer close(jobs)
+		for _, c := range cells {
+			select {
+			case jobs <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(cells)) {
+		wg.Go(func() {
+			for c := range jobs {
+				r, err := runCell(ctx, c, prog.reader(ctx, keys))
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				rows[c.table][c.index] = r
+				prog.cellDone()
+				mu.Lock()
+				if left[c.table]--; left[c.table] == 0 {
+					close(done[c.table])
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	return done, wg.Wait
+}
+
+func runCell(ctx context.Context, c cell, r trace.Reader) (row, error) {
+	if c.mod != nil {
+		return measurePlugin(ctx, *c.mod, r, c.capacity)
+	}
+	start := time.Now()
+	hits, total, err := c.ref.Replay(r, c.capacity)
+	if err != nil {
+		return row{}, fmt.Errorf("%s: %w", c.ref.Name, err)
+	}
+	return row{c.capacity, c.ref.Name, hits, total, time.Since(start)}, nil
 }
 
 // policyModule is a compiled policy plugin and the file it came from.
@@ -57,54 +160,57 @@ type policyModule struct {
 	mod  *plugin.Module
 }
 
-func compile(ctx context.Context, rt *plugin.Runtime, paths []string) ([]policyModule, error) {
-	var mods []policyModule
-	for _, path := range paths {
-		wasm, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		name := strings.TrimSuffix(filepath.Base(path), ".wasm")
-		mod, err := rt.Compile(ctx, name, wasm)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
+// compile compiles the files in parallel and returns their policies in the
+// order given. A loader module (as in a plugins/*.wasm glob) is skipped
+// with a note on stderr; anything else that is not a policy fails.
+func compile(ctx context.Context, rt *plugin.Runtime, paths []string, stderr io.Writer) ([]policyModule, error) {
+	mods := make([]*plugin.Module, len(paths))
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			mods[i], errs[i] = compileOne(ctx, rt, path)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []policyModule
+	for i, mod := range mods {
 		if mod.Kind() != plugin.KindPolicy {
-			return nil, fmt.Errorf("%s: a %s plugin, not a policy", path, mod.Kind())
+			fmt.Fprintf(stderr, "skipping %s: a %s, not a policy\n", paths[i], mod.Kind())
+			mod.Close(ctx)
+			continue
 		}
-		mods = append(mods, policyModule{file: path, mod: mod})
+		out = append(out, policyModule{file: paths[i], mod: mod})
 	}
-	return mods, nil
+	return out, nil
 }
 
-// measure replays keys through every policy and reference at capacity.
-func measure(ctx context.Context, mods []policyModule, keys []uint64, capacity int) ([]row, error) {
-	var rows []row
-	for _, m := range mods {
-		r, err := measurePlugin(ctx, m, keys, capacity)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, r)
+func compileOne(ctx context.Context, rt *plugin.Runtime, path string) (*plugin.Module, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
-	for _, ref := range trace.References() {
-		start := time.Now()
-		hits, total, err := ref.Replay(trace.Slice(keys), capacity)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, row{capacity, ref.Name, hits, total, time.Since(start)})
+	name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+	mod, err := rt.Compile(ctx, name, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return rows, nil
+	return mod, nil
 }
 
-func measurePlugin(ctx context.Context, m policyModule, keys []uint64, capacity int) (row, error) {
+func measurePlugin(ctx context.Context, m policyModule, r trace.Reader, capacity int) (row, error) {
 	pol, err := m.mod.NewPolicy(ctx, int64(capacity))
 	if err != nil {
 		return row{}, fmt.Errorf("%s: %w", m.file, err)
 	}
 	start := time.Now()
-	hits, total, err := trace.Replay(pol, trace.Slice(keys), capacity)
+	hits, total, err := trace.Replay(pol, r, capacity)
 	elapsed := time.Since(start)
 	// A failed instance (a trap, a deadline) names no more victims and
 	// Replay evicts for it: its row would be wrong, so report the failure.

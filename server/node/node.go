@@ -232,9 +232,17 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 	}
 	n.closers = append(n.closers, g.Close)
 	n.groups = append(n.groups, g)
-	// A missing or refused policy plugin leaves the native LRU serving,
-	// with a warning and a metric; the watcher swaps the plugin in later.
+	// A policy plugin still compiling, missing or refused leaves the native
+	// LRU serving, with a log line and a metric; the background load or
+	// the watcher swaps the plugin in later.
 	_ = n.plugins.BindPolicy(ctx, g, gc.Policy, cc.Capacity)
+	if gc.Loader != nil && gc.Loader.Kind == "wasm" {
+		// A wasm loader's group cannot answer a miss without it, and
+		// loaders are few: load it now, ahead of the policies.
+		if err := n.plugins.Await(ctx, gc.Loader.Plugin); err != nil {
+			return fmt.Errorf("%s: groups[%d].loader: %w", n.configName(), i, err)
+		}
+	}
 	return nil
 }
 
@@ -304,7 +312,38 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 		return err
 	}
 	n.watchPlugins(w)
-	return n.plugins.LoadAll(ctx)
+	return n.loadPlugins(ctx)
+}
+
+// pluginStartWait is how long New waits for the plugins directory to load
+// before it goes on with the groups. Modules found in the compilation cache
+// load within it, so a restart binds their policies before serving; the
+// others finish in the background while the native LRU serves (a node
+// must serve within a second of start, issue 10).
+const pluginStartWait = 300 * time.Millisecond
+
+// loadPlugins compiles the plugins directory in the background, in
+// parallel. Closing the node stops it: compiles not started are dropped
+// and the ones running are waited for. ctx's values (a plugin.LoadTrace)
+// reach the compiles; its cancellation does not, as New's ctx may end
+// once New returns.
+func (n *Node) loadPlugins(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done, err := n.plugins.StartLoadAll(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	n.closers = append(n.closers, func() error { cancel(); <-done; return nil })
+	t := time.NewTimer(pluginStartWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		n.log.Info("serving before every plugin is compiled; the native LRU serves their groups meanwhile",
+			"dir", n.cfg.PluginsDir)
+	}
+	return nil
 }
 
 // watchPlugins swaps in new plugin versions until the node closes.

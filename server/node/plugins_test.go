@@ -76,7 +76,9 @@ func precompile(t *testing.T, pkgs ...string) {
 
 func waitUntil(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// Plugins compile in the background; under the race detector one
+	// compile takes seconds, so the deadline is generous.
+	deadline := time.Now().Add(3 * time.Minute)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -124,6 +126,9 @@ func TestAdminPluginsAndPolicySwitch(t *testing.T) {
 	install(t, dir, "lru", "policy/lru")
 	install(t, dir, "fifo", "policy/fifo")
 	n := startNode(t, Config{PluginsDir: dir, AdminToken: "tok"})
+	// Plugins compile in the background (issue 10 point 7).
+	waitUntil(t, "the lru plugin", func() bool { return strings.HasPrefix(n.All()[0].Stats().Policy, "lru (wasm") })
+	waitUntil(t, "both plugins", func() bool { return len(n.Plugins().Plugins()) == 2 })
 	c := n.clients(protocols()[3])
 	ctx := context.Background()
 	list, err := c.admin.ListPlugins(ctx, connect.NewRequest(&distcachev1.ListPluginsRequest{}))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ type Manager struct {
 	loaded   map[string]*version
 	policies map[string]*policyBinding // by group name
 	loaders  map[string][]*GroupLoader // by plugin name
+	queued   map[string]*loadTask      // by plugin name: files StartLoadAll has not finished
 }
 
 // version is one loaded module of a plugin name.
@@ -62,28 +64,153 @@ type policyBinding struct {
 	current *Policy // nil while the native LRU serves
 }
 
-// NewManager returns a manager of dir's plugins on rt. Call LoadAll, bind
-// the groups, then Watch.
+// NewManager returns a manager of dir's plugins on rt. Call NewWatcher,
+// then LoadAll (or StartLoadAll), bind the groups, then Run the watcher.
 func NewManager(rt *Runtime, dir string) *Manager {
 	return &Manager{rt: rt, dir: dir, log: rt.log,
-		loaded: map[string]*version{}, policies: map[string]*policyBinding{}, loaders: map[string][]*GroupLoader{}}
+		loaded: map[string]*version{}, policies: map[string]*policyBinding{}, loaders: map[string][]*GroupLoader{},
+		queued: map[string]*loadTask{}}
 }
 
-// LoadAll compiles every *.wasm in the directory. A file that is refused is
-// logged and counted; it does not stop the others. A missing directory is
-// created.
+// LoadAll compiles every *.wasm in the directory, up to GOMAXPROCS at a
+// time, and returns when all are loaded or refused, or soon after ctx is
+// done. A file that is refused is logged and counted; it does not stop the
+// others. A missing directory is created.
 func (m *Manager) LoadAll(ctx context.Context) error {
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
-		return fmt.Errorf("plugins directory: %w", err)
-	}
-	paths, err := filepath.Glob(filepath.Join(m.dir, "*.wasm"))
+	done, err := m.StartLoadAll(ctx)
 	if err != nil {
 		return err
 	}
-	for _, p := range paths {
-		_ = m.Reload(ctx, p) // refusals are logged and counted
-	}
+	<-done
 	return nil
+}
+
+// StartLoadAll lists the directory's *.wasm files and compiles them in the
+// background, up to GOMAXPROCS at a time, in name order, as [Manager.LoadAll]
+// does. Each module is swapped in as soon as it is ready: a group bound to
+// a policy still compiling is served by the native LRU until then. Use
+// [Manager.Await] for a plugin that cannot wait (a group's loader).
+//
+// The channel returned is closed when every file is loaded or refused. When
+// ctx is done no further file is started and the channel closes once the
+// compiles in progress return; the caller owns the goroutines until then,
+// so cancel ctx and receive from the channel before closing the manager.
+// A missing directory is created; only listing it can fail.
+func (m *Manager) StartLoadAll(ctx context.Context) (<-chan struct{}, error) {
+	if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("plugins directory: %w", err)
+	}
+	paths, err := filepath.Glob(filepath.Join(m.dir, "*.wasm"))
+	if err != nil {
+		return nil, err
+	}
+	tasks := make(chan *loadTask, len(paths))
+	m.mu.Lock()
+	for _, p := range paths {
+		t := &loadTask{path: p, name: strings.TrimSuffix(filepath.Base(p), ".wasm"), done: make(chan struct{})}
+		m.queued[t.name] = t
+		tasks <- t
+	}
+	m.mu.Unlock()
+	close(tasks)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(paths)) {
+		wg.Go(func() {
+			for t := range tasks {
+				if m.claim(t) {
+					m.load(ctx, t)
+				}
+			}
+		})
+	}
+	start := time.Now()
+	go func() {
+		wg.Wait()
+		m.log.Info("plugins directory loaded", "dir", m.dir, "files", len(paths),
+			"took", time.Since(start), "canceled", ctx.Err() != nil)
+		close(done)
+	}()
+	return done, nil
+}
+
+// loadTask is one file queued by [Manager.StartLoadAll]. The first of the
+// workers and [Manager.Await] to claim it loads it; done closes after.
+type loadTask struct {
+	path, name string
+	claimed    bool // guarded by Manager.mu
+	done       chan struct{}
+}
+
+// claim reports whether the caller is the one to load t.
+func (m *Manager) claim(t *loadTask) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mine := !t.claimed
+	t.claimed = true
+	return mine
+}
+
+// load loads t's file unless ctx is done, then marks t done.
+func (m *Manager) load(ctx context.Context, t *loadTask) {
+	defer func() {
+		m.mu.Lock()
+		delete(m.queued, t.name)
+		m.mu.Unlock()
+		close(t.done)
+	}()
+	if tr, _ := ctx.Value(loadTraceKey{}).(*LoadTrace); tr != nil && tr.Compiling != nil {
+		tr.Compiling(ctx, t.name)
+	}
+	if ctx.Err() == nil {
+		_ = m.Reload(ctx, t.path) // refusals are logged and counted
+	}
+}
+
+// Await makes sure the plugin name that [Manager.StartLoadAll] queued has
+// been loaded or refused: if no worker has started it yet, Await loads it
+// on the caller's goroutine, ahead of the queue; if one has, Await waits
+// for it. It returns nil at once for a name that is not queued (no such
+// file at start, or already done), and ctx's error if ctx is done first.
+func (m *Manager) Await(ctx context.Context, name string) error {
+	m.mu.Lock()
+	t := m.queued[name]
+	mine := t != nil && !t.claimed
+	if mine {
+		t.claimed = true
+	}
+	m.mu.Unlock()
+	switch {
+	case t == nil:
+		return nil
+	case mine:
+		m.load(ctx, t)
+		return ctx.Err()
+	}
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// LoadTrace holds hooks into the loads that [Manager.StartLoadAll] and
+// [Manager.Await] run, in the manner of net/http/httptrace: attach it to
+// their context with [WithLoadTrace]. Its zero value hooks nothing.
+type LoadTrace struct {
+	// Compiling, if set, is called with a queued plugin's name before its
+	// file is read and compiled, on the goroutine that will compile it,
+	// which waits for it to return. It should return when ctx is done.
+	// Tests use it to hold compiles.
+	Compiling func(ctx context.Context, name string)
+}
+
+type loadTraceKey struct{}
+
+// WithLoadTrace returns ctx with t attached, for [Manager.StartLoadAll].
+func WithLoadTrace(ctx context.Context, t *LoadTrace) context.Context {
+	return context.WithValue(ctx, loadTraceKey{}, t)
 }
 
 // nameOf returns the plugin name of a path, or an error if the file name
@@ -247,6 +374,13 @@ func (m *Manager) BindPolicy(ctx context.Context, g *cache.Group, name string, c
 	}
 	m.policies[g.Name()] = b
 	v := m.loaded[name]
+	if v == nil && m.queued[name] != nil {
+		m.log.Info("policy plugin still compiling; the native LRU serves until it is ready",
+			"group", g.Name(), "policy", name)
+		m.fallback(b, "compiling")
+		m.installLocked(b, nil)
+		return nil
+	}
 	if v == nil || v.mod.kind != KindPolicy {
 		m.log.Warn("policy plugin not loaded; using the native LRU until it is",
 			"group", g.Name(), "policy", name, "file", filepath.Join(m.dir, name+".wasm"))
@@ -295,6 +429,9 @@ func (m *Manager) Loader(group, name string, settings map[string]string, httpAll
 	m.loaders[name] = append(m.loaders[name], l)
 	if v := m.loaded[name]; v != nil && v.pool != nil {
 		l.pool.Store(v.pool)
+	} else if m.queued[name] != nil {
+		m.log.Info("loader plugin still compiling; its group's misses fail until it is ready (see Await)",
+			"group", group, "loader", name)
 	} else {
 		m.log.Warn("loader plugin not loaded; its group's misses fail until it is",
 			"group", group, "loader", name, "file", filepath.Join(m.dir, name+".wasm"))
