@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram range: 1 µs to 10 s at 3 significant digits.
+const (
+	histMin     = 1
+	histMax     = 10_000_000
+	histSigFigs = 3
+)
+
+// result is what one cell measured: one operation against one target in
+// one protocol with a fixed number of closed-loop callers.
+type result struct {
+	Target    string  `json:"target"`   // "distcache" or "redis"
+	Protocol  string  `json:"protocol"` // a knownProtocols value, or "resp" for Redis
+	Op        string  `json:"op"`
+	Callers   int     `json:"callers"`
+	Seconds   float64 `json:"seconds"` // measured time
+	Ops       int64   `json:"ops"`     // successful calls in the measured time
+	Errors    int64   `json:"errors"`  // failed calls in the measured time
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50us     int64   `json:"p50_us"`
+	P99us     int64   `json:"p99_us"`
+	P999us    int64   `json:"p999_us"`
+	MaxUs     int64   `json:"max_us"`
+	FirstErr  string  `json:"first_error,omitempty"`
+}
+
+// workload is the shared key set and value of a run.
+type workload struct {
+	keys  []string
+	value []byte
+}
+
+func newWorkload(keys, valueBytes int) *workload {
+	w := &workload{keys: make([]string, keys), value: make([]byte, valueBytes)}
+	for i := range w.keys {
+		w.keys[i] = fmt.Sprintf("loadgen:%08d", i)
+	}
+	for i := range w.value {
+		w.value[i] = 'a' + byte(i%26)
+	}
+	return w
+}
+
+// preload sets every key once with parallel callers, so that every Get
+// of a cell hits.
+func (w *workload) preload(ctx context.Context, t target, callers int) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for c := range callers {
+		wg.Go(func() {
+			for i := c; i < len(w.keys); i += callers {
+				if err := t.Set(ctx, w.keys[i], w.value); err != nil {
+					mu.Lock()
+					firstErr = either(firstErr, fmt.Errorf("preloading %q: %w", w.keys[i], err))
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// either returns a unless it is nil, else b.
+func either(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// caller is one closed-loop caller's tally; only its goroutine writes it.
+type caller struct {
+	hist     *hdrhistogram.Histogram
+	ops      int64
+	errors   int64
+	firstErr error
+}
+
+// runCell runs op against t with callers goroutines in a closed loop: an
+// unmeasured warm-up, then measure. Each goroutine issues its next call as
+// soon as the last one returns, on a key drawn uniformly at random.
+func (w *workload) runCell(ctx context.Context, t target, op string, callers int, warmup, measure time.Duration) (result, error) {
+	call := t.Get
+	if op == "set" {
+		call = func(ctx context.Context, key string) error { return t.Set(ctx, key, w.value) }
+	}
+	begin := time.Now()
+	from, until := begin.Add(warmup), begin.Add(warmup+measure)
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	tallies := make([]*caller, callers)
+	var wg sync.WaitGroup
+	for i := range tallies {
+		c := &caller{hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
+		tallies[i] = c
+		rng := rand.New(rand.NewPCG(uint64(i), uint64(begin.UnixNano())))
+		wg.Go(func() { c.loop(ctx, call, w.keys, rng, from, until) })
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return result{}, err
+	}
+	return merge(tallies, op, callers, measure), nil
+}
+
+// loop calls until the deadline, counting only calls that start at or
+// after from; a call cut short by the deadline is not counted at all.
+func (c *caller) loop(ctx context.Context, call func(context.Context, string) error, keys []string, rng *rand.Rand, from, until time.Time) {
+	for n := int64(0); n < maxOpsPerCell; n++ {
+		start := time.Now()
+		if !start.Before(until) {
+			return
+		}
+		err := call(ctx, keys[rng.IntN(len(keys))])
+		if ctx.Err() != nil {
+			return
+		}
+		if start.Before(from) {
+			continue
+		}
+		if err != nil {
+			c.errors++
+			c.firstErr = either(c.firstErr, err)
+			continue
+		}
+		us := time.Since(start).Microseconds()
+		c.hist.RecordValue(min(max(us, histMin), histMax))
+		c.ops++
+	}
+}
+
+// merge sums the callers' tallies into one result.
+func merge(tallies []*caller, op string, callers int, measure time.Duration) result {
+	all := hdrhistogram.New(histMin, histMax, histSigFigs)
+	r := result{Op: op, Callers: callers, Seconds: measure.Seconds()}
+	for _, c := range tallies {
+		all.Merge(c.hist)
+		r.Ops += c.ops
+		r.Errors += c.errors
+		if c.firstErr != nil && r.FirstErr == "" {
+			r.FirstErr = c.firstErr.Error()
+		}
+	}
+	r.OpsPerSec = float64(r.Ops) / measure.Seconds()
+	r.P50us = all.ValueAtQuantile(50)
+	r.P99us = all.ValueAtQuantile(99)
+	r.P999us = all.ValueAtQuantile(99.9)
+	r.MaxUs = all.Max()
+	return r
+}
