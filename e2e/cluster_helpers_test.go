@@ -43,6 +43,7 @@ type clusterNode struct {
 	id, addr, db string
 	etcd         string
 	leaseTTL     time.Duration
+	args         []string  // more flags, after the ones every node gets
 	servingAt    time.Time // when the node logged msg=serving, by its clock
 }
 
@@ -117,6 +118,7 @@ func (n *clusterNode) launch(owner, t *testing.T) {
 		"--addr", n.addr, "--db", n.db, "--shared-db", "--node-id", n.id,
 		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(), "--cluster-secret", e2eClusterSecret,
 	}
+	args = append(args, n.args...)
 	p := &nodeProc{t: owner, errBuf: &syncBuffer{}, done: make(chan struct{}), baseURL: "http://" + n.addr}
 	p.cmd = exec.Command(bins.distcache, args...)
 	p.cmd.Dir, p.cmd.Env, p.cmd.Stderr = filepath.Dir(n.db), childEnv(), p.errBuf

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,36 +189,15 @@ func (r *chaosRun) note(format string, args ...any) {
 func (r *chaosRun) newNode(id string) *clusterNode {
 	return &clusterNode{
 		id: id, addr: freeAddr(r.t), db: filepath.Join(r.t.TempDir(), "x.db"),
-		etcd: r.etcd.endpoint, leaseTTL: chaosLease,
+		etcd: r.etcd.endpoint, leaseTTL: chaosLease, args: []string{"--config", r.config},
 	}
 }
 
-// launch is clusterNode.launch with the run's groups file: it starts n's
-// process without waiting for it to serve; the parent test stops it.
+// launch starts n's process without waiting for it to serve; the parent
+// test stops it.
 func (r *chaosRun) launch(t *testing.T, n *clusterNode) {
 	t.Helper()
-	args := []string{
-		"--addr", n.addr, "--db", n.db, "--node-id", n.id, "--config", r.config,
-		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(), "--cluster-secret", e2eClusterSecret,
-	}
-	p := &nodeProc{t: r.t, errBuf: &syncBuffer{}, done: make(chan struct{}), baseURL: "http://" + n.addr}
-	p.cmd = exec.Command(bins.distcache, args...)
-	p.cmd.Dir, p.cmd.Env, p.cmd.Stderr = filepath.Dir(n.db), childEnv(), p.errBuf
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		p.code = p.cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
-	r.t.Cleanup(func() {
-		p.stop(syscall.SIGTERM)
-		if r.t.Failed() {
-			r.t.Logf("%s (%s) stderr:\n%s", n.id, n.addr, p.stderr())
-		}
-	})
-	n.nodeProc = p
+	n.launch(r.t, t)
 }
 
 // setTargets makes nodes the ones the workers call.

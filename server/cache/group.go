@@ -412,6 +412,9 @@ func (g *Group) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 // replicas, and it revokes every hot copy of the key before it returns.
 // The peer service calls it.
 func (g *Group) SetLocal(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := g.mayWrite(key); err != nil {
+		return err
+	}
 	if entryCost(key, value) > g.cfg.Capacity {
 		return fmt.Errorf("group %q: key %q: %d bytes: %w", g.cfg.Name, key, entryCost(key, value), ErrTooLarge)
 	}
@@ -439,12 +442,26 @@ func (g *Group) Delete(ctx context.Context, key string) error {
 // replicas so that no older record of the key comes back, and revokes
 // every hot copy of the key before it returns. The peer service calls it.
 func (g *Group) DeleteLocal(ctx context.Context, key string) error {
+	if err := g.mayWrite(key); err != nil {
+		return err
+	}
 	if g.cfg.Writer != nil {
 		if err := g.cfg.Writer.Remove(ctx, key); err != nil {
 			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
 		}
 	}
 	return g.commit(ctx, Record{Key: key, Expires: g.now().Add(TombstoneTTL), Version: g.clock.next(), Tomb: true})
+}
+
+// mayWrite refuses a write as owner while this node's view is uncertain:
+// the others may have dropped it and given its keys to another owner, so
+// a write taken here could be lost or, seen here, later undone.
+func (g *Group) mayWrite(key string) error {
+	if g.peers && !g.cfg.Peers.View().Certain {
+		return fmt.Errorf("group %q: key %q: this node cannot confirm its membership lease, so it takes no writes as owner: %w",
+			g.cfg.Name, key, ErrNoQuorum)
+	}
+	return nil
 }
 
 // forwardWrite sends a write to the key's owner, or fails at once with

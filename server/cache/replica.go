@@ -158,8 +158,18 @@ func (g *Group) Peek(key string) (Record, bool) {
 }
 
 // Replicate keeps r unless this node holds a newer version of its key, and
-// reports whether it kept it. The peer service calls it.
-func (g *Group) Replicate(r Record) (bool, error) {
+// reports whether it kept it. Like an owner's write, it first revokes the
+// hot-copy leases this node granted on the key (it may be the key's owner
+// in some node's view), so no holder serves the old value once this node
+// shows the new one. The peer service calls it.
+func (g *Group) Replicate(ctx context.Context, r Record) (bool, error) {
+	if g.peers {
+		holders, until := g.leases.beginWrite(r.Key, g.now())
+		defer g.leases.endWrite(r.Key)
+		if len(holders) > 0 {
+			g.cfg.Peers.Invalidate(ctx, g.cfg.Name, r.Key, holders, until)
+		}
+	}
 	h := g.store.hash(r.Key)
 	kept, err := g.insertRecord(h, r, g.cfg.Peers.View().Epoch)
 	if kept {

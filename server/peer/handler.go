@@ -115,7 +115,7 @@ func (s *Service) Invalidate(_ context.Context, req *connect.Request[distcachev1
 }
 
 // Replicate keeps written records unless newer ones are here.
-func (s *Service) Replicate(_ context.Context, req *connect.Request[distcachev1.ReplicateRequest]) (*connect.Response[distcachev1.ReplicateResponse], error) {
+func (s *Service) Replicate(ctx context.Context, req *connect.Request[distcachev1.ReplicateRequest]) (*connect.Response[distcachev1.ReplicateResponse], error) {
 	for _, r := range req.Msg.GetRecords() {
 		if err := s.cfg.CheckValue(r.GetValue()); err != nil {
 			return nil, err
@@ -128,7 +128,7 @@ func (s *Service) Replicate(_ context.Context, req *connect.Request[distcachev1.
 	var kept uint32
 	now := s.cfg.Now()
 	for _, r := range req.Msg.GetRecords() {
-		ok, err := g.Replicate(RecordFromProto(r, now))
+		ok, err := g.Replicate(ctx, RecordFromProto(r, now))
 		if err != nil {
 			return nil, s.errorFromOwner(err)
 		}
