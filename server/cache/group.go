@@ -261,15 +261,19 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 
 // trusted reports whether e may be served without asking the key's other
 // replicas: always on a node alone; in a cluster, when e was stored or
-// checked in the current view and the view is certain. A group of one
-// replica trusts its view even when uncertain: it has no replica to ask,
-// and its loads come from a source the owner does not hold.
+// checked in the current view and the view is certain and settled (see
+// [View]). A group of one replica trusts its view even when uncertain or
+// unsettled: it has no replica to ask, and reloading every key after every
+// ring change would hammer its source.
 func (g *Group) trusted(e *entry) bool {
 	if !g.peers {
 		return true
 	}
 	v := g.cfg.Peers.View()
-	return e.epoch == v.Epoch && (v.Certain || g.cfg.Replicas == 1)
+	if g.cfg.Replicas == 1 {
+		return e.epoch == v.Epoch
+	}
+	return e.epoch == v.Epoch && v.Certain && v.Settled
 }
 
 func setSource(span trace.Span, s Source) {

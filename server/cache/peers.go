@@ -52,6 +52,10 @@ type View struct {
 	// Certain is false while this node may have been dropped by the
 	// others without knowing it.
 	Certain bool
+	// Settled is false for a short while after the epoch moved: the other
+	// nodes may not have seen the same change yet, so an entry checked
+	// against the replicas a moment ago may already be stale.
+	Settled bool
 }
 
 // Record is one written key's versioned state: a value, or a delete's

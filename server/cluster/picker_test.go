@@ -87,8 +87,15 @@ func TestPickerViewEpoch(t *testing.T) {
 		t.Fatal("the epoch moved again while the view stayed uncertain")
 	}
 	certain.Store(true)
-	if v4 := p.View(); !v4.Certain || v4.Epoch != v2.Epoch {
-		t.Fatalf("certain again: %+v; the epoch must stay where uncertainty moved it (%d)", v4, v2.Epoch)
+	v4 := p.View()
+	if !v4.Certain || v4.Epoch == v2.Epoch {
+		t.Fatalf("certain again: %+v; the epoch must move again (it was %d while uncertain)", v4, v2.Epoch)
+	}
+	if v4.Settled {
+		t.Fatal("settled right after the epoch moved")
+	}
+	if v5 := p.View(); v5.Epoch != v4.Epoch {
+		t.Fatal("the epoch moved again while the view stayed certain")
 	}
 }
 
