@@ -90,18 +90,6 @@ func holdCompiles(release <-chan struct{}) context.Context {
 	})
 }
 
-// waitLong is waitUntil with a deadline of three minutes.
-func waitLong(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 const fastGroups = "groups:\n  - name: fast\n    capacity: 1MiB\n    policy: lru\n"
 
 // TestServesWhilePluginsCompile: with six policy modules to compile and
@@ -131,8 +119,8 @@ func TestServesWhilePluginsCompile(t *testing.T) {
 	close(release)
 	// Six cold compiles take half a minute under the race detector: more
 	// than waitUntil allows.
-	waitLong(t, "the wasm lru policy", func() bool { return strings.HasPrefix(n.All()[0].Stats().Policy, "lru (wasm") })
-	waitLong(t, "six plugins", func() bool { return len(n.Plugins().Plugins()) == 6 })
+	waitUntil(t, "the wasm lru policy", func() bool { return strings.HasPrefix(n.All()[0].Stats().Policy, "lru (wasm") })
+	waitUntil(t, "six plugins", func() bool { return len(n.Plugins().Plugins()) == 6 })
 	t.Logf("wasm lru bound %v after New", time.Since(start).Round(time.Millisecond))
 	res, err = c.cache.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "fast", Key: "k"}))
 	if err != nil || string(res.Msg.Value) != "v" {

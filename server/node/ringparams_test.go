@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/distcache/distcache/internal/devetcd"
 )
@@ -104,14 +103,8 @@ func TestRingParametersMustMatch(t *testing.T) {
 // see each other through etcd, and neither refuses.
 func TestRingParametersMatchJoins(t *testing.T) {
 	nodes, logs := startEtcdPair(t, [2]int{100, 100})
-	deadline := time.Now().Add(30 * time.Second)
 	for i, n := range nodes {
-		for n.Picker().Ring().Len() != 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("node %s's ring = %v, want both nodes", n.Picker().Self(), ringIDs(n))
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitUntil(t, "node "+n.Picker().Self()+"'s ring to hold both nodes", func() bool { return n.Picker().Ring().Len() == 2 })
 		if strings.Contains(logs[i].String(), "refusing a member") {
 			t.Errorf("node %s refused a member with equal parameters:\n%s", n.Picker().Self(), logs[i])
 		}
