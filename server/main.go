@@ -51,6 +51,7 @@ type flags struct {
 	bodyTimeout, idleTimeout  time.Duration
 	debugAddr                 string
 	maxConns, maxConnsPerAddr int
+	grpcTransport             string
 
 	nodeID, advertise, etcd, peers string
 	leaseTTL                       time.Duration
@@ -85,6 +86,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve net/http/pprof profiles on this address (its own listener, never the public port; keep it on loopback); empty serves none")
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "how long reading one request's body may take (streaming calls excepted)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "close a connection idle this long")
+	fs.StringVar(&f.grpcTransport, "grpc-transport", "grpc-go", "what serves connections from gRPC-only clients without TLS: grpc-go (its HTTP/2 transport, the fast path) or net/http (the server every other connection has)")
 	fs.IntVar(&f.maxConns, "max-conns", api.DefaultMaxConns, "most open connections; at the limit a new one replaces the one idle the longest (negative: no limit)")
 	fs.IntVar(&f.maxConnsPerAddr, "max-conns-per-client", api.DefaultMaxConnsPerClient, "most open connections from one client IP address (negative: no limit)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this node's stable ID in the cluster; empty means the --advertise address")
@@ -125,6 +127,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if f.maxValueBytes < 1 || f.maxValueBytes > maxValueLimit {
 		return nil, fmt.Errorf("--max-value-bytes %d must be between 1 and %d", f.maxValueBytes, maxValueLimit)
+	}
+	if f.grpcTransport != "grpc-go" && f.grpcTransport != "net/http" {
+		return nil, fmt.Errorf("--grpc-transport %q must be grpc-go or net/http", f.grpcTransport)
 	}
 	return f, nil
 }
@@ -193,6 +198,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		Conns: api.ServeOptions{
 			BodyTimeout: f.bodyTimeout, IdleTimeout: f.idleTimeout,
 			MaxConns: f.maxConns, MaxConnsPerClient: f.maxConnsPerAddr,
+			NetHTTPOnly: f.grpcTransport == "net/http",
 		},
 		Logger: log,
 	}

@@ -34,6 +34,11 @@ type result struct {
 	P999us    int64   `json:"p999_us"`
 	MaxUs     int64   `json:"max_us"`
 	FirstErr  string  `json:"first_error,omitempty"`
+	// ServerCPUus is the server's CPU time per successful call, in µs,
+	// and ServerAllocs its heap allocations per call (a node's only);
+	// zero when they could not be read.
+	ServerCPUus  float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerAllocs float64 `json:"server_allocs_per_op,omitempty"`
 }
 
 // workload is the shared key set and value of a run.

@@ -39,7 +39,7 @@ type options struct {
 }
 
 // knownProtocols are the -protocols values, in the order cells run.
-var knownProtocols = []string{"grpc", "connect", "connect-json", "grpcweb"}
+var knownProtocols = []string{"grpc-go", "grpc", "connect", "connect-json", "grpcweb"}
 
 // knownOps are the -ops values.
 var knownOps = []string{"get", "set"}
@@ -53,7 +53,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.start, "start", false, "start a node as a child process on a free loopback port, with a temporary database and a group \"bench\" (256MiB, no loader), and stop it at the end")
 	fs.StringVar(&o.bin, "bin", "", "with -start: the node binary; empty builds ./server with go build")
 	fs.StringVar(&o.group, "group", "bench", "cache group to load (with -addr, one that accepts Set, such as default)")
-	fs.StringVar(&protocols, "protocols", "grpc,connect,grpcweb", "comma-separated protocols: "+strings.Join(knownProtocols, ", "))
+	fs.StringVar(&protocols, "protocols", "grpc-go,grpc,connect,grpcweb", "comma-separated protocols (grpc-go is the official grpc-go client, grpc connect-go's gRPC client): "+strings.Join(knownProtocols, ", "))
 	fs.StringVar(&callers, "c", "16,64", "comma-separated numbers of concurrent callers (closed loop)")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration of each cell (at most 5m)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each cell")

@@ -29,6 +29,9 @@ type row struct {
 	Redis     *result `json:"redis,omitempty"`
 	// Ratio is distcache's ops/s over Redis's; 0 without Redis.
 	Ratio float64 `json:"ratio,omitempty"`
+	// CPURatio is Redis's server CPU time per call over distcache's: the
+	// ratio a server on a core of its own would reach; 0 when unknown.
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
 }
 
 func (r *report) writeJSON(w io.Writer) error {
@@ -52,14 +55,14 @@ func (r *report) writeTable(w io.Writer) error {
 		fmt.Fprintf(w, "# %s\n", r.Note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tprotocol\tcallers\tdistcache ops/s\tp50\tp99\tp99.9\terrors\tredis ops/s\tp50\tp99\tp99.9\terrors\tratio\t")
+	fmt.Fprintln(tw, "op\tprotocol\tcallers\tdistcache ops/s\tp50\tp99\tp99.9\terrors\tcpu/op\tallocs/op\tredis ops/s\tp50\tp99\tp99.9\terrors\tcpu/op\tratio\tcpu ratio\t")
 	for _, x := range r.Rows {
 		d := x.Distcache
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t", d.Op, d.Protocol, d.Callers, cells(d))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%.0f\t", d.Op, d.Protocol, d.Callers, cells(d), cpuCell(d.ServerCPUus), d.ServerAllocs)
 		if x.Redis != nil {
-			fmt.Fprintf(tw, "%s\t%.2fx\t\n", cells(*x.Redis), x.Ratio)
+			fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%s\t\n", cells(*x.Redis), cpuCell(x.Redis.ServerCPUus), x.Ratio, ratioCell(x.CPURatio))
 		} else {
-			fmt.Fprintln(tw, "-\t-\t-\t-\t-\t-\t")
+			fmt.Fprintln(tw, "-\t-\t-\t-\t-\t-\t-\t-\t")
 		}
 	}
 	return tw.Flush()
@@ -68,6 +71,21 @@ func (r *report) writeTable(w io.Writer) error {
 // cells formats a result's ops/s, latencies and errors as table cells.
 func cells(r result) string {
 	return fmt.Sprintf("%.0f\t%s\t%s\t%s\t%d", r.OpsPerSec, micros(r.P50us), micros(r.P99us), micros(r.P999us), r.Errors)
+}
+
+// cpuCell formats a server's CPU time per call.
+func cpuCell(us float64) string {
+	if us <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", us)
+}
+
+func ratioCell(r float64) string {
+	if r <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", r)
 }
 
 // micros formats a latency in microseconds: "87µs", "1.25ms".

@@ -16,9 +16,9 @@ const preloadCallers = 16
 // cell to progress.
 func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress io.Writer) ([]row, error) {
 	w := newWorkload(o.keys, o.value)
-	nodes := make(map[string]*distcacheTarget, len(o.protocols))
+	nodes := make(map[string]target, len(o.protocols))
 	for _, p := range o.protocols {
-		t, err := newDistcacheTarget(baseURL, o.group, p)
+		t, err := newTarget(baseURL, o.group, p)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +54,9 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 				redis = &r
 			}
 			for _, p := range o.protocols {
-				d, err := w.runCell(ctx, nodes[p], op, c, o.warmup, o.duration)
+				d, err := withServerCost(ctx, nodeSampler(baseURL), o.warmup, func() (result, error) {
+					return w.runCell(ctx, nodes[p], op, c, o.warmup, o.duration)
+				})
 				if err != nil {
 					return nil, err
 				}
@@ -63,6 +65,9 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 				x := row{Distcache: d, Redis: redis}
 				if redis != nil && redis.OpsPerSec > 0 {
 					x.Ratio = d.OpsPerSec / redis.OpsPerSec
+				}
+				if redis != nil && redis.ServerCPUus > 0 && d.ServerCPUus > 0 {
+					x.CPURatio = redis.ServerCPUus / d.ServerCPUus
 				}
 				rows = append(rows, x)
 			}
@@ -76,7 +81,9 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 func runRedisCell(ctx context.Context, w *workload, o *options, addr, op string, callers int, progress io.Writer) (result, error) {
 	t := newRedisTarget(addr, callers)
 	defer t.Close()
-	r, err := w.runCell(ctx, t, op, callers, o.warmup, o.duration)
+	r, err := withServerCost(ctx, redisSampler(addr), o.warmup, func() (result, error) {
+		return w.runCell(ctx, t, op, callers, o.warmup, o.duration)
+	})
 	if err != nil {
 		return result{}, err
 	}
@@ -86,8 +93,9 @@ func runRedisCell(ctx context.Context, w *workload, o *options, addr, op string,
 }
 
 func logCell(w io.Writer, r result) {
-	fmt.Fprintf(w, "loadgen: %-9s %-12s %-3s c=%-4d %9.0f ops/s  p50 %s  p99 %s  p99.9 %s  errors %d\n",
-		r.Target, r.Protocol, r.Op, r.Callers, r.OpsPerSec, micros(r.P50us), micros(r.P99us), micros(r.P999us), r.Errors)
+	fmt.Fprintf(w, "loadgen: %-9s %-12s %-3s c=%-4d %9.0f ops/s  p50 %s  p99 %s  p99.9 %s  errors %d  server %.1fµs CPU, %.0f allocs per op\n",
+		r.Target, r.Protocol, r.Op, r.Callers, r.OpsPerSec, micros(r.P50us), micros(r.P99us), micros(r.P999us), r.Errors,
+		r.ServerCPUus, r.ServerAllocs)
 	if r.FirstErr != "" {
 		fmt.Fprintf(w, "loadgen:   first error: %s\n", r.FirstErr)
 	}

@@ -22,6 +22,15 @@ type target interface {
 	Close()
 }
 
+// newTarget returns a client of the node at baseURL speaking protocol,
+// one of knownProtocols.
+func newTarget(baseURL, group, protocol string) (target, error) {
+	if protocol == "grpc-go" {
+		return newGRPCGoTarget(baseURL, group)
+	}
+	return newDistcacheTarget(baseURL, group, protocol)
+}
+
 // distcacheTarget calls one node's CacheService in one protocol, over one
 // HTTP/2 connection (h2c), as the Go client does.
 type distcacheTarget struct {

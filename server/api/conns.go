@@ -31,25 +31,58 @@ func newConnLimiter(total, perAddr int) *connLimiter {
 	return &connLimiter{total: total, perAddr: perAddr, conns: map[net.Conn]*connInfo{}, byAddr: map[string]int{}}
 }
 
-// hook is the server's ConnState.
+// admit counts a new connection, or closes it and returns false when a
+// limit refuses it.
+func (l *connLimiter) admit(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.admitLocked(c)
+}
+
+func (l *connLimiter) admitLocked(c net.Conn) bool {
+	addr := hostOf(c.RemoteAddr())
+	if l.perAddr > 0 && l.byAddr[addr] >= l.perAddr {
+		l.closed++
+		_ = c.Close()
+		return false
+	}
+	if l.total > 0 && len(l.conns) >= l.total && !l.evictIdleLocked() {
+		l.closed++
+		_ = c.Close()
+		return false
+	}
+	l.conns[c] = &connInfo{addr: addr}
+	l.byAddr[addr]++
+	return true
+}
+
+// release forgets a closed connection.
+func (l *connLimiter) release(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.forgetLocked(c)
+}
+
+func (l *connLimiter) forgetLocked(c net.Conn) {
+	if ci := l.conns[c]; ci != nil {
+		delete(l.conns, c)
+		if l.byAddr[ci.addr]--; l.byAddr[ci.addr] <= 0 {
+			delete(l.byAddr, ci.addr)
+		}
+	}
+}
+
+// hook is net/http's ConnState: it admits connections the demultiplexer
+// has not admitted already, and tracks which are idle, so that one can
+// make room for a new connection.
 func (l *connLimiter) hook(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch state {
 	case http.StateNew:
-		addr := hostOf(c.RemoteAddr())
-		if l.perAddr > 0 && l.byAddr[addr] >= l.perAddr {
-			l.closed++
-			_ = c.Close() // its StateClosed is not reported for a conn never tracked
-			return
+		if l.conns[c] == nil {
+			l.admitLocked(c) // its StateClosed is not reported for a conn refused here
 		}
-		if l.total > 0 && len(l.conns) >= l.total && !l.evictIdleLocked() {
-			l.closed++
-			_ = c.Close()
-			return
-		}
-		l.conns[c] = &connInfo{addr: addr}
-		l.byAddr[addr]++
 	case http.StateActive:
 		if ci := l.conns[c]; ci != nil {
 			ci.idleSince = time.Time{}
@@ -59,12 +92,7 @@ func (l *connLimiter) hook(c net.Conn, state http.ConnState) {
 			ci.idleSince = time.Now()
 		}
 	case http.StateHijacked, http.StateClosed:
-		if ci := l.conns[c]; ci != nil {
-			delete(l.conns, c)
-			if l.byAddr[ci.addr]--; l.byAddr[ci.addr] <= 0 {
-				delete(l.byAddr, ci.addr)
-			}
-		}
+		l.forgetLocked(c)
 	}
 }
 
@@ -81,13 +109,14 @@ func (l *connLimiter) evictIdleLocked() bool {
 	if oldest == nil {
 		return false
 	}
-	ci := l.conns[oldest]
-	delete(l.conns, oldest)
-	if l.byAddr[ci.addr]--; l.byAddr[ci.addr] <= 0 {
-		delete(l.byAddr, ci.addr)
-	}
+	l.forgetLocked(oldest)
 	l.closed++
-	_ = oldest.Close()
+	if sc, ok := oldest.(*sniffedConn); ok {
+		// Not sc.Close, whose release would take l.mu again.
+		_ = sc.Conn.Close()
+	} else {
+		_ = oldest.Close()
+	}
 	return true
 }
 

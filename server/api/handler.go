@@ -29,6 +29,16 @@ const DefaultMaxValueBytes = 1 << 20
 // before it is read whole.
 const requestOverhead = 16 << 10
 
+// ReadLimit is the most bytes one request message may hold, after
+// decompression, on a node whose values are at most maxValueBytes (zero:
+// [DefaultMaxValueBytes]).
+func ReadLimit(maxValueBytes int64) int64 {
+	if maxValueBytes <= 0 {
+		maxValueBytes = DefaultMaxValueBytes
+	}
+	return maxValueBytes + requestOverhead
+}
+
 // compressMinBytes is the smallest response the node compresses when the
 // client accepts gzip.
 const compressMinBytes = 1 << 10
@@ -115,7 +125,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	// Every handler on the port reads at most readLimit bytes, after
 	// decompression too, whatever its service.
-	readLimit := cfg.MaxValueBytes + requestOverhead
+	readLimit := ReadLimit(cfg.MaxValueBytes)
 	limits := connect.WithHandlerOptions(
 		connect.WithReadMaxBytes(int(readLimit)),
 		boundedGzip(readLimit),

@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 )
 
 // ServeOptions are [Serve]'s optional settings.
@@ -35,6 +38,15 @@ type ServeOptions struct {
 	// [DefaultMaxConnsPerClient], negative means no limit. At MaxConns a
 	// new connection replaces the one idle the longest.
 	MaxConns, MaxConnsPerClient int
+	// NetHTTPOnly serves every connection with net/http's server. By
+	// default connections without TLS from gRPC-only clients are served
+	// by grpc-go's HTTP/2 transport, which costs a fraction of net/http's
+	// per call (decision 0013); the handler and its answers are the same.
+	NetHTTPOnly bool
+	// MaxMessageBytes bounds one request message on the grpc-go path,
+	// after decompression, as the handler's own read limit does on the
+	// other (default 4 MiB, grpc-go's own).
+	MaxMessageBytes int
 }
 
 // The defaults of [ServeOptions].
@@ -95,6 +107,14 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		ConnState:         limiter.hook,
 	}
+	if opts.TLS != nil || opts.NetHTTPOnly {
+		return serveHTTP(ctx, ln, srv, opts)
+	}
+	return serveDemux(ctx, ln, srv, h, limiter, opts)
+}
+
+// serveHTTP serves every connection on ln with srv.
+func serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server, opts ServeOptions) error {
 	errc := make(chan error, 1)
 	go func() {
 		if opts.TLS != nil {
@@ -119,3 +139,72 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 	}
 	return err
 }
+
+// serveDemux serves connections from gRPC-only clients with grpc-go's
+// transport and the others with srv, both answering through h.
+func serveDemux(ctx context.Context, ln net.Listener, srv *http.Server, h http.Handler, limiter *connLimiter, opts ServeOptions) error {
+	httpLn, grpcLn := newChanListener(ln.Addr()), newChanListener(ln.Addr())
+	bridge := &grpcBridge{h: h, bodyTimeout: opts.BodyTimeout}
+	gopts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(envelopeCodec{}),
+		grpc.UnknownServiceHandler(bridge.handle),
+		grpc.MaxConcurrentStreams(grpcMaxStreams),
+		grpc.MaxHeaderListSize(uint32(opts.MaxHeaderBytes)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: opts.IdleTimeout}),
+		grpc.SharedWriteBuffer(true),
+	}
+	if opts.MaxMessageBytes > 0 {
+		gopts = append(gopts, grpc.MaxRecvMsgSize(opts.MaxMessageBytes))
+	}
+	gsrv := grpc.NewServer(gopts...)
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(httpLn) }()
+	go func() { errc <- gsrv.Serve(grpcLn) }()
+	go func() {
+		errc <- demux(ln, limiter, httpLn, grpcLn, srv.ReadHeaderTimeout, opts.MaxHeaderBytes)
+	}()
+	stopped := 0
+	select {
+	case err := <-errc:
+		// One of the three stopped by itself: stop the others.
+		stopped = 1
+		_ = ln.Close()
+		_ = srv.Close()
+		gsrv.Stop()
+		for ; stopped < 3; stopped++ {
+			<-errc
+		}
+		return err
+	case <-ctx.Done():
+	}
+	if opts.OnShutdown != nil {
+		opts.OnShutdown()
+	}
+	_ = ln.Close() // the demultiplexer stops accepting and returns
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Grace)
+	defer cancel()
+	graceful := make(chan struct{})
+	go func() {
+		gsrv.GracefulStop()
+		close(graceful)
+	}()
+	err := srv.Shutdown(sctx)
+	select {
+	case <-graceful:
+	case <-sctx.Done():
+		gsrv.Stop() // calls still running after the grace are cut
+		<-graceful
+	}
+	_ = httpLn.Close()
+	_ = grpcLn.Close()
+	for ; stopped < 3; stopped++ {
+		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
+			err = errors.Join(err, serr)
+		}
+	}
+	return err
+}
+
+// grpcMaxStreams is the concurrent streams per connection on the grpc-go
+// path, net/http's default on the other.
+const grpcMaxStreams = 250

@@ -387,6 +387,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		"db", n.db.Path(), "traces", n.tel.Exporter)
 	opts := n.cfg.Conns
 	opts.Grace, opts.TLS = n.cfg.ShutdownGrace, n.serveTLS
+	opts.MaxMessageBytes = int(api.ReadLimit(n.cfg.MaxValueBytes))
 	opts.OnShutdown = func() {
 		n.health.Shutdown()
 		// Leave first, so peers stop sending here before we stop serving.
