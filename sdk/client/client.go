@@ -99,6 +99,11 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 		c.ownsHTTP = true
 	}
 	c.copts, _ = cfg.protocol.clientOptions() // validated above
+	if c.ownsHTTP && cfg.protocol == ProtocolGRPC {
+		// Its connections carry only gRPC: say so, and the node serves
+		// them on its gRPC fast path.
+		c.copts = append(c.copts, connect.WithInterceptors(grpcOnlyAgent{}))
+	}
 	if cfg.token != "" {
 		c.copts = append(c.copts, connect.WithInterceptors(bearerToken(cfg.token)))
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"fmt"
 
 	"connectrpc.com/connect"
@@ -44,4 +45,33 @@ func (p Protocol) clientOptions() ([]connect.ClientOption, error) {
 		return []connect.ClientOption{connect.WithGRPCWeb()}, nil
 	}
 	return nil, fmt.Errorf("unknown protocol %v", p)
+}
+
+// grpcOnlyUserAgent tells a node that the connection carries only gRPC
+// calls, so that it may serve it on its gRPC fast path (grpc-go's
+// transport rather than net/http's). The node looks for
+// "distcache-grpc-only" (server/peer.GRPCOnlyAgent; this module does not
+// import the server's).
+var grpcOnlyUserAgent = "distcache-grpc-only grpc-go-connect/" + connect.Version
+
+// grpcOnlyAgent sets grpcOnlyUserAgent on every call.
+type grpcOnlyAgent struct{}
+
+func (grpcOnlyAgent) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("User-Agent", grpcOnlyUserAgent)
+		return next(ctx, req)
+	}
+}
+
+func (grpcOnlyAgent) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("User-Agent", grpcOnlyUserAgent)
+		return conn
+	}
+}
+
+func (grpcOnlyAgent) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }

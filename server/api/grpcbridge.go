@@ -16,10 +16,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -85,27 +85,30 @@ func (b *grpcBridge) handle(_ any, ss grpc.ServerStream) error {
 			return err
 		}
 	}
+	header, host := requestHeader(ctx)
 	r := &http.Request{
+		Host:       host,
 		Method:     http.MethodPost,
 		URL:        &url.URL{Path: method},
 		RequestURI: method,
 		Proto:      "HTTP/2.0",
 		ProtoMajor: 2,
-		Header:     requestHeader(ctx),
+		Header:     header,
 		Body:       body,
 		// The length is unknown: messages arrive one by one.
 		ContentLength: -1,
-	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if a := md.Get(":authority"); len(a) > 0 {
-			r.Host = a[0]
-		}
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		r.RemoteAddr = p.Addr.String()
 	}
 	w := &bridgeWriter{ss: ss, header: make(http.Header, 4)}
-	b.h.ServeHTTP(w, r.WithContext(ctx))
+	h := b.h
+	if nh, ok := h.(*nodeHandler); ok {
+		if sh := nh.serviceFor(method); sh != nil {
+			h = sh
+		}
+	}
+	h.ServeHTTP(w, r.WithContext(ctx))
 	if body.err != nil {
 		// grpc-go refused the request message (too large, cancelled):
 		// its status says why better than the handler's read error.
@@ -117,12 +120,15 @@ func (b *grpcBridge) handle(_ any, ss grpc.ServerStream) error {
 }
 
 // requestHeader turns the call's metadata into the request's header, as
-// net/http would have parsed it from the HTTP/2 HEADERS frame.
-func requestHeader(ctx context.Context) http.Header {
+// net/http would have parsed it from the HTTP/2 HEADERS frame, and
+// returns the :authority.
+func requestHeader(ctx context.Context) (h http.Header, host string) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	h := make(http.Header, len(md)+2)
+	h = make(http.Header, len(md)+2)
 	for k, vs := range md {
 		switch {
+		case k == ":authority" && len(vs) > 0:
+			host = vs[0]
 		case k == "" || k[0] == ':', k == "content-type", k == "grpc-accept-encoding", k == "grpc-encoding":
 			// Pseudo-headers are not headers; grpc-go has decompressed
 			// the request and the bridge answers uncompressed.
@@ -134,34 +140,37 @@ func requestHeader(ctx context.Context) http.Header {
 			for i, v := range vs {
 				enc[i] = base64.RawStdEncoding.EncodeToString([]byte(v))
 			}
-			h[http.CanonicalHeaderKey(k)] = enc
+			h[canonicalKey(k)] = enc
 		default:
-			h[http.CanonicalHeaderKey(k)] = vs
+			h[canonicalKey(k)] = vs
 		}
 	}
-	h["Content-Type"] = []string{"application/grpc"}
-	h["Te"] = []string{"trailers"}
-	if d, ok := ctx.Deadline(); ok {
-		// The handler applies the caller's deadline from grpc-timeout.
-		h["Grpc-Timeout"] = []string{grpcTimeout(time.Until(d))}
-	}
-	return h
+	// The caller's deadline is not passed as grpc-timeout: the request's
+	// context carries it already.
+	h["Content-Type"] = grpcContentType
+	h["Te"] = trailersTE
+	return h, host
 }
 
-// grpcTimeout encodes d as a grpc-timeout value (at most 8 digits).
-func grpcTimeout(d time.Duration) string {
-	if d <= 0 {
-		return "1n"
+var (
+	grpcContentType = []string{"application/grpc"}
+	trailersTE      = []string{"trailers"}
+)
+
+// commonKeys are header names clients often send, in canonical form, so
+// that turning metadata into a header does not allocate them per call.
+var commonKeys = map[string]string{
+	"user-agent": "User-Agent", "authorization": "Authorization", "traceparent": "Traceparent",
+	"tracestate": "Tracestate", "baggage": "Baggage", "x-request-id": "X-Request-Id",
+	"grpc-accept-encoding": "Grpc-Accept-Encoding", "accept-encoding": "Accept-Encoding",
+	"distcache-cluster-secret": "Distcache-Cluster-Secret",
+}
+
+func canonicalKey(k string) string {
+	if c, ok := commonKeys[k]; ok {
+		return c
 	}
-	for _, u := range []struct {
-		unit string
-		size time.Duration
-	}{{"n", time.Nanosecond}, {"u", time.Microsecond}, {"m", time.Millisecond}, {"S", time.Second}, {"M", time.Minute}} {
-		if v := d / u.size; v < 1e8 {
-			return strconv.FormatInt(int64(v), 10) + u.unit
-		}
-	}
-	return strconv.FormatInt(int64(d/time.Hour), 10) + "H"
+	return http.CanonicalHeaderKey(k)
 }
 
 // bridgeBody is the request body: the stream's messages, each in its

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distcache/distcache/server/peer"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	// gRPC clients may compress their messages with gzip; grpc-go inflates
@@ -44,7 +45,7 @@ func isGRPCOnlyClient(contentType, userAgent string) bool {
 // grpcOnlyAgent marks, in a user agent, a distcache client that speaks
 // only gRPC on its connections (the peer client and sdk/client with
 // ProtocolGRPC).
-const grpcOnlyAgent = "distcache-grpc-only"
+const grpcOnlyAgent = peer.GRPCOnlyAgent
 
 // sniffResult says where a connection goes.
 type sniffResult int
@@ -181,8 +182,17 @@ func (f *settingsAckFilter) Read(p []byte) (int, error) {
 		}
 		n, err := f.src(f.scratch[:])
 		f.feed(f.scratch[:n])
-		if len(f.out) == 0 && err != nil {
-			return 0, err
+		if err != nil {
+			if len(f.head) > 0 {
+				// The stream ends inside a frame header: pass what
+				// came, for the server to refuse.
+				f.out = append(f.out, f.head...)
+				f.head = f.head[:0]
+			}
+			if len(f.out) == 0 {
+				return 0, err
+			}
+			break // the error comes again on the next read
 		}
 	}
 	n := copy(p, f.out)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"golang.org/x/net/http2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -311,5 +312,76 @@ func BenchmarkGetTransports(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// settingsAck is an HTTP/2 SETTINGS frame with the ACK flag.
+var settingsAck = []byte{0, 0, 0, byte(http2.FrameSettings), byte(http2.FlagSettingsAck), 0, 0, 0, 0}
+
+// filterAll runs b through a settingsAckFilter, handing it chunk bytes at
+// a time.
+func filterAll(t testing.TB, b []byte, chunk int) []byte {
+	src := bytes.NewReader(b)
+	f := &settingsAckFilter{
+		src: func(p []byte) (int, error) {
+			return src.Read(p[:min(len(p), max(chunk, 1))])
+		},
+		preface: len(http2.ClientPreface),
+	}
+	out, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSettingsAckFilter: only the first SETTINGS acknowledgement after the
+// preface is removed, wherever the reads split the frames.
+func TestSettingsAckFilter(t *testing.T) {
+	var stream bytes.Buffer
+	stream.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&stream, nil)
+	_ = fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	_ = fr.WriteWindowUpdate(0, 1<<16)
+	before := stream.Len()
+	_ = fr.WriteSettingsAck()               // the sniffer's: dropped
+	_ = fr.WriteData(1, false, settingsAck) // an ACK's bytes inside a payload: kept
+	_ = fr.WriteSettingsAck()               // net/http's: kept
+	_ = fr.WriteData(1, true, []byte("end"))
+	want := append(append([]byte(nil), stream.Bytes()[:before]...), stream.Bytes()[before+9:]...)
+	for _, chunk := range []int{1, 2, 5, 9, 10, 4096} {
+		if got := filterAll(t, stream.Bytes(), chunk); !bytes.Equal(got, want) {
+			t.Fatalf("chunks of %d: got %d bytes, want %d", chunk, len(got), len(want))
+		}
+	}
+}
+
+// FuzzSettingsAckFilter: whatever the client sends and however it is
+// split, the filter passes it whole or less exactly one empty SETTINGS
+// acknowledgement, the same for every split.
+func FuzzSettingsAckFilter(f *testing.F) {
+	f.Add(append([]byte(http2.ClientPreface), settingsAck...), 3)
+	f.Add(append([]byte(http2.ClientPreface), 0, 0, 1, 0, 0, 0, 0, 0, 1, 'x'), 1)
+	f.Fuzz(func(t *testing.T, body []byte, chunk int) {
+		in := append([]byte(http2.ClientPreface), body...)
+		whole := filterAll(t, in, len(in))
+		split := filterAll(t, in, chunk%17)
+		if !bytes.Equal(whole, split) {
+			t.Fatalf("output depends on the reads: %d vs %d bytes", len(whole), len(split))
+		}
+		switch len(in) - len(whole) {
+		case 0:
+		case 9:
+			// One ACK gone: putting it back somewhere gives the input.
+			found := false
+			for i := len(http2.ClientPreface); i+9 <= len(in) && !found; i++ {
+				found = bytes.Equal(in[i:i+9], settingsAck) && bytes.Equal(append(append([]byte(nil), in[:i]...), in[i+9:]...), whole)
+			}
+			if !found {
+				t.Fatal("removed 9 bytes that are not an empty SETTINGS ACK")
+			}
+		default:
+			t.Fatalf("removed %d bytes", len(in)-len(whole))
+		}
 	})
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -14,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
 	"github.com/distcache/distcache/server/peer"
@@ -65,8 +68,10 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API; nil
 	// means [DefaultCORSOrigins]. "*" allows every origin.
 	CORSOrigins []string
-	// TracerProvider, MeterProvider and Propagator feed the otelconnect
-	// interceptor; nil means the OTel no-op implementations.
+	// MeterProvider records every call's duration (rpc.server.call.duration);
+	// TracerProvider and Propagator make and link each call's span with
+	// otelconnect, only when TracerProvider is set and not a no-op. nil
+	// means the OTel no-op implementations.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	Propagator     propagation.TextMapPropagator
@@ -109,19 +114,24 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Health == nil {
 		cfg.Health = NewHealth(distcachev1connect.CacheServiceName, distcachev1connect.AdminServiceName)
 	}
-	otelOpts := []otelconnect.Option{otelconnect.WithTrustRemote()}
-	if cfg.TracerProvider != nil {
-		otelOpts = append(otelOpts, otelconnect.WithTracerProvider(cfg.TracerProvider))
-	}
-	if cfg.MeterProvider != nil {
-		otelOpts = append(otelOpts, otelconnect.WithMeterProvider(cfg.MeterProvider))
-	}
-	if cfg.Propagator != nil {
-		otelOpts = append(otelOpts, otelconnect.WithPropagator(cfg.Propagator))
-	}
-	otel, err := otelconnect.NewInterceptor(otelOpts...)
+	// Metrics: rpcMetrics, always; spans: otelconnect, only when a tracer
+	// records them (its per-call state costs more than the cache's work).
+	rpcm, err := newRPCMetrics(cfg.MeterProvider)
 	if err != nil {
 		return nil, err
+	}
+	telemetry := []connect.Interceptor{rpcm}
+	if tracing(cfg.TracerProvider) {
+		otelOpts := []otelconnect.Option{otelconnect.WithTrustRemote(), otelconnect.WithoutMetrics(),
+			otelconnect.WithTracerProvider(cfg.TracerProvider)}
+		if cfg.Propagator != nil {
+			otelOpts = append(otelOpts, otelconnect.WithPropagator(cfg.Propagator))
+		}
+		otel, err := otelconnect.NewInterceptor(otelOpts...)
+		if err != nil {
+			return nil, err
+		}
+		telemetry = append([]connect.Interceptor{otel}, telemetry...)
 	}
 	// Every handler on the port reads at most readLimit bytes, after
 	// decompression too, whatever its service.
@@ -137,25 +147,35 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(otel, access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit, validate.NewInterceptor()),
+		connect.WithInterceptors(slices.Concat(telemetry, []connect.Interceptor{
+			access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit, validate.NewInterceptor(),
+		})...),
 		limits,
 	}
 	mux := http.NewServeMux()
-	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
-	mux.Handle(distcachev1connect.NewCacheServiceHandler(cs, opts...))
-	if cfg.Cluster != nil {
-		mux.Handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
+	// services are the Connect handlers by path prefix, for the gRPC
+	// fast path, which needs neither CORS nor the body cap (grpc-go caps
+	// each message).
+	services := map[string]http.Handler{}
+	handle := func(path string, h http.Handler) {
+		mux.Handle(path, h)
+		services[path] = h
 	}
-	mux.Handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups, plugins: cfg.Plugins}, opts...))
-	mux.Handle(cfg.Health.handler(connect.WithInterceptors(otel), limits))
+	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
+	handle(distcachev1connect.NewCacheServiceHandler(cs, opts...))
+	if cfg.Cluster != nil {
+		handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
+	}
+	handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups, plugins: cfg.Plugins}, opts...))
+	handle(cfg.Health.handler(connect.WithInterceptors(telemetry...), limits))
 	reflector := grpcreflect.NewStaticReflector(
 		distcachev1connect.CacheServiceName,
 		distcachev1connect.AdminServiceName,
 		distcachev1connect.ClusterServiceName,
 		healthServiceName,
 	)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector, limits))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, limits))
+	handle(grpcreflect.NewHandlerV1(reflector, limits))
+	handle(grpcreflect.NewHandlerV1Alpha(reflector, limits))
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
@@ -166,14 +186,43 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	// clients.
 	peerPath, peerHandler := distcachev1connect.NewPeerServiceHandler(peer.NewService(peer.ServiceConfig{
 		Group: cs.group, CheckValue: cs.checkValue, FromCache: errorFromCache, Now: cfg.Now,
-	}), connect.WithInterceptors(otel, peer.Interceptor(cfg.ClusterSecret), validate.NewInterceptor()), limits)
+	}), connect.WithInterceptors(slices.Concat(telemetry, []connect.Interceptor{
+		peer.Interceptor(cfg.ClusterSecret), validate.NewInterceptor(),
+	})...), limits)
 	// Connect limits each message but drains an oversized one to keep the
 	// connection; capping the whole body refuses it without reading it.
 	public := withCORS(http.MaxBytesHandler(mux, readLimit), cfg.CORSOrigins)
 	root := http.NewServeMux()
 	root.Handle(peerPath, http.MaxBytesHandler(peerHandler, readLimit))
 	root.Handle("/", public)
-	return root, nil
+	services[peerPath] = peerHandler
+	return &nodeHandler{Handler: root, services: services}, nil
+}
+
+// nodeHandler is the node's handler, which also finds a call's Connect
+// handler by its gRPC method name, for the gRPC fast path.
+type nodeHandler struct {
+	http.Handler
+	services map[string]http.Handler // by path prefix, "/pkg.Service/"
+}
+
+// serviceFor returns the Connect handler of a method "/pkg.Service/Name",
+// or nil.
+func (h *nodeHandler) serviceFor(method string) http.Handler {
+	i := strings.LastIndexByte(method, '/')
+	if i < 0 {
+		return nil
+	}
+	return h.services[method[:i+1]]
+}
+
+// tracing reports whether tp records spans: it is set and not a no-op.
+func tracing(tp trace.TracerProvider) bool {
+	if tp == nil {
+		return false
+	}
+	_, noop := tp.(tracenoop.TracerProvider)
+	return !noop
 }
 
 func withCORS(h http.Handler, origins []string) http.Handler {

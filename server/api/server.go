@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
@@ -152,6 +153,10 @@ func serveDemux(ctx context.Context, ln net.Listener, srv *http.Server, h http.H
 		grpc.MaxHeaderListSize(uint32(opts.MaxHeaderBytes)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: opts.IdleTimeout}),
 		grpc.SharedWriteBuffer(true),
+		// Calls run on a pool of goroutines whose stacks have grown to
+		// what a call needs, rather than each on a new goroutine that
+		// grows its stack again (14% of the CPU in the profile).
+		grpc.NumStreamWorkers(uint32(grpcStreamWorkers())),
 	}
 	if opts.MaxMessageBytes > 0 {
 		gopts = append(gopts, grpc.MaxRecvMsgSize(opts.MaxMessageBytes))
@@ -198,12 +203,20 @@ func serveDemux(ctx context.Context, ln net.Listener, srv *http.Server, h http.H
 	_ = httpLn.Close()
 	_ = grpcLn.Close()
 	for ; stopped < 3; stopped++ {
-		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
+		// grpc-go answers ErrServerStopped when it was stopped before its
+		// Serve began: a shutdown right after start.
+		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) &&
+			!errors.Is(serr, grpc.ErrServerStopped) {
 			err = errors.Join(err, serr)
 		}
 	}
 	return err
 }
+
+// grpcStreamWorkers is the size of the grpc-go path's pool of call
+// goroutines: enough to keep every CPU busy while some calls wait on a
+// peer or a loader; past it, grpc-go starts a goroutine per call.
+func grpcStreamWorkers() int { return 16 * runtime.GOMAXPROCS(0) }
 
 // grpcMaxStreams is the concurrent streams per connection on the grpc-go
 // path, net/http's default on the other.

@@ -20,10 +20,20 @@ type secretAuth struct {
 	secret []byte
 }
 
+// GRPCOnlyAgent, in a request's User-Agent, promises the node that the
+// connection carries only gRPC calls, so that the node may serve it on
+// its gRPC fast path (decision 0013). Peer clients and sdk/client's gRPC
+// clients on their own connections send it.
+const GRPCOnlyAgent = "distcache-grpc-only"
+
+// userAgent is the peer client's User-Agent.
+var userAgent = GRPCOnlyAgent + " grpc-go-connect/" + connect.Version
+
 func (a secretAuth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		if req.Spec().IsClient {
 			req.Header().Set(SecretHeader, string(a.secret))
+			req.Header().Set("User-Agent", userAgent)
 			return next(ctx, req)
 		}
 		if err := a.check(req.Header().Get(SecretHeader), req.Header().Get("Origin")); err != nil {
@@ -37,6 +47,7 @@ func (a secretAuth) WrapStreamingClient(next connect.StreamingClientFunc) connec
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
 		conn := next(ctx, spec)
 		conn.RequestHeader().Set(SecretHeader, string(a.secret))
+		conn.RequestHeader().Set("User-Agent", userAgent)
 		return conn
 	}
 }
