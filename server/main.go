@@ -86,7 +86,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve net/http/pprof profiles on this address (its own listener, never the public port; keep it on loopback); empty serves none")
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "how long reading one request's body may take (streaming calls excepted)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "close a connection idle this long")
-	fs.StringVar(&f.grpcTransport, "grpc-transport", "grpc-go", "what serves connections from gRPC-only clients without TLS: grpc-go (its HTTP/2 transport, the fast path) or net/http (the server every other connection has)")
+	fs.StringVar(&f.grpcTransport, "grpc-transport", "grpc-go", "what serves connections from gRPC-only clients: grpc-go (its HTTP/2 transport, the fast path) or net/http (the server every other connection has)")
 	fs.IntVar(&f.maxConns, "max-conns", api.DefaultMaxConns, "most open connections; at the limit a new one replaces the one idle the longest (negative: no limit)")
 	fs.IntVar(&f.maxConnsPerAddr, "max-conns-per-client", api.DefaultMaxConnsPerClient, "most open connections from one client IP address (negative: no limit)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this node's stable ID in the cluster; empty means the --advertise address")

@@ -80,20 +80,38 @@ func (l *connLimiter) hook(c net.Conn, state http.ConnState) {
 	defer l.mu.Unlock()
 	switch state {
 	case http.StateNew:
-		if l.conns[c] == nil {
+		if l.lookupLocked(c) == nil {
 			l.admitLocked(c) // its StateClosed is not reported for a conn refused here
 		}
 	case http.StateActive:
-		if ci := l.conns[c]; ci != nil {
-			ci.idleSince = time.Time{}
+		if key := l.lookupLocked(c); key != nil {
+			l.conns[key].idleSince = time.Time{}
 		}
 	case http.StateIdle:
-		if ci := l.conns[c]; ci != nil {
-			ci.idleSince = time.Now()
+		if key := l.lookupLocked(c); key != nil {
+			l.conns[key].idleSince = time.Now()
 		}
 	case http.StateHijacked, http.StateClosed:
-		l.forgetLocked(c)
+		if key := l.lookupLocked(c); key != nil {
+			l.forgetLocked(key)
+		}
 	}
+}
+
+// lookupLocked returns the admitted connection c is or wraps (TLS over
+// a sniffed connection, say), or nil.
+func (l *connLimiter) lookupLocked(c net.Conn) net.Conn {
+	for c != nil {
+		if l.conns[c] != nil {
+			return c
+		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = w.NetConn()
+	}
+	return nil
 }
 
 // evictIdleLocked closes the connection idle the longest, and reports

@@ -2,6 +2,9 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"log"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -152,6 +155,9 @@ func (c *sniffedConn) readRaw(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// NetConn returns the connection c wraps.
+func (c *sniffedConn) NetConn() net.Conn { return c.Conn }
+
 func (c *sniffedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
@@ -276,9 +282,9 @@ func (l *chanListener) Close() error {
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // demux accepts connections on ln, admits them through the limiter,
-// sniffs each in its own goroutine and hands it to httpLn or grpcLn. It
-// returns when ln is closed.
-func demux(ln net.Listener, limiter *connLimiter, httpLn, grpcLn *chanListener, sniffTimeout time.Duration, maxHeaderBytes int) error {
+// sniffs each in its own goroutine (after the TLS handshake, given
+// tlsCfg) and hands it to httpLn or grpcLn. It returns when ln is closed.
+func demux(ln net.Listener, limiter *connLimiter, httpLn, grpcLn *chanListener, tlsCfg *tls.Config, sniffTimeout time.Duration, maxHeaderBytes int) error {
 	var tempDelay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -297,19 +303,60 @@ func demux(ln net.Listener, limiter *connLimiter, httpLn, grpcLn *chanListener, 
 			continue
 		}
 		sc.onClose = func() { limiter.release(sc) }
-		go func() {
-			_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
-			read, route, sentSettings := sniff(c, maxHeaderBytes)
-			_ = c.SetReadDeadline(time.Time{})
-			sc.prefix = read
-			if route == toGRPC {
-				grpcLn.hand(sc)
-				return
-			}
-			if sentSettings {
-				sc.filter = &settingsAckFilter{src: sc.readRaw, preface: len(http2.ClientPreface)}
-			}
-			httpLn.hand(sc)
-		}()
+		if tlsCfg != nil {
+			go routeTLS(sc, tlsCfg, httpLn, grpcLn, sniffTimeout, maxHeaderBytes)
+		} else {
+			go route(sc, sc, httpLn, grpcLn, sniffTimeout, maxHeaderBytes)
+		}
 	}
+}
+
+// route sniffs c, whose reads and writes go through sc, and hands sc to
+// the server its first request calls for.
+func route(c net.Conn, sc *sniffedConn, httpLn, grpcLn *chanListener, sniffTimeout time.Duration, maxHeaderBytes int) {
+	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	read, to, sentSettings := sniff(sc.Conn, maxHeaderBytes)
+	_ = c.SetReadDeadline(time.Time{})
+	sc.prefix = read
+	if to == toGRPC {
+		grpcLn.hand(sc)
+		return
+	}
+	if sentSettings {
+		sc.filter = &settingsAckFilter{src: sc.readRaw, preface: len(http2.ClientPreface)}
+	}
+	// A TLS connection handed on here is served by net/http as if it were
+	// h2c: its handlers see no Request.TLS (none of the node's reads it;
+	// a conn with ConnectionState would be taken for HTTP/1.1 over TLS).
+	httpLn.hand(sc)
+}
+
+// routeTLS completes the TLS handshake on c; then an HTTP/2 connection
+// is sniffed like any other, and an HTTP/1.1 one goes to net/http as it
+// is.
+func routeTLS(c *sniffedConn, cfg *tls.Config, httpLn, grpcLn *chanListener, sniffTimeout time.Duration, maxHeaderBytes int) {
+	tc := tls.Server(c, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), sniffTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		log.Printf("http: TLS handshake error from %s: %v", c.RemoteAddr(), err) // as net/http logs it
+		_ = tc.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol != http2.NextProtoTLS {
+		httpLn.hand(tc)
+		return
+	}
+	route(tc, &sniffedConn{Conn: tc}, httpLn, grpcLn, sniffTimeout, maxHeaderBytes)
+}
+
+// serverTLSConfig returns cfg offering HTTP/2 and HTTP/1.1, as net/http's
+// ServeTLS would.
+func serverTLSConfig(cfg *tls.Config) *tls.Config {
+	cfg = cfg.Clone()
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{http2.NextProtoTLS, "http/1.1"}
+	}
+	return cfg
 }

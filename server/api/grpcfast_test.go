@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding/gzip"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -25,6 +27,7 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/internal/testcert"
 	"github.com/distcache/distcache/server/cache"
 )
 
@@ -32,7 +35,7 @@ import (
 // connections the node serves with grpc-go's transport.
 func grpcGoConn(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///"+addr, append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	conn, err := grpc.NewClient("passthrough:///"+addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,4 +387,44 @@ func FuzzSettingsAckFilter(f *testing.F) {
 			t.Fatalf("removed %d bytes", len(in)-len(whole))
 		}
 	})
+}
+
+// TestTLSServesEveryClient: over TLS, the grpc-go client (its own
+// transport), connect-go over HTTP/2 and over HTTP/1.1, all on one port.
+func TestTLSServesEveryClient(t *testing.T) {
+	certFile, keyFile, pool := testcert.SelfSigned(t, t.TempDir())
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, g := serveGroup(t, Config{}, ServeOptions{TLS: &tls.Config{Certificates: []tls.Certificate{pair}}})
+	ctx := t.Context()
+	if err := g.Set(ctx, "k", []byte("over tls"), 0); err != nil {
+		t.Fatal(err)
+	}
+	conn := grpcGoConn(t, addr, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")))
+	if res, err := invokeGet(ctx, conn, "g", "k"); err != nil || string(res.GetValue()) != "over tls" {
+		t.Fatalf("grpc-go over TLS: %v", err)
+	}
+	h2 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	h1 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+	for name, c := range map[string]distcachev1connect.CacheServiceClient{
+		"connect-go grpc, h2":    distcachev1connect.NewCacheServiceClient(&http.Client{Transport: h2}, "https://"+addr, connect.WithGRPC()),
+		"connect, h2":            distcachev1connect.NewCacheServiceClient(&http.Client{Transport: h2}, "https://"+addr),
+		"connect json, http/1.1": distcachev1connect.NewCacheServiceClient(&http.Client{Transport: h1}, "https://"+addr, connect.WithProtoJSON()),
+		"grpc-web, http/1.1":     distcachev1connect.NewCacheServiceClient(&http.Client{Transport: h1}, "https://"+addr, connect.WithGRPCWeb()),
+	} {
+		res, err := c.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "g", Key: "k"}))
+		if err != nil || string(res.Msg.GetValue()) != "over tls" {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// Plain HTTP on the TLS port is refused, and the port serves on.
+	plain := distcachev1connect.NewCacheServiceClient(http.DefaultClient, "http://"+addr)
+	if _, err := plain.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "g", Key: "k"})); err == nil {
+		t.Fatal("plain HTTP answered on the TLS port")
+	}
+	if _, err := invokeGet(ctx, conn, "g", "k"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -40,7 +40,7 @@ type ServeOptions struct {
 	// new connection replaces the one idle the longest.
 	MaxConns, MaxConnsPerClient int
 	// NetHTTPOnly serves every connection with net/http's server. By
-	// default connections without TLS from gRPC-only clients are served
+	// default connections from gRPC-only clients are served
 	// by grpc-go's HTTP/2 transport, which costs a fraction of net/http's
 	// per call (decision 0013); the handler and its answers are the same.
 	NetHTTPOnly bool
@@ -94,21 +94,24 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 	limiter := newConnLimiter(max(opts.MaxConns, 0), max(opts.MaxConnsPerClient, 0))
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	if opts.TLS != nil {
+	if opts.TLS != nil && opts.NetHTTPOnly {
 		protocols.SetHTTP2(true)
 	} else {
+		// TLS, when the demultiplexer terminates it, hands net/http
+		// HTTP/2 connections that look unencrypted (their TLS state
+		// comes from ConnectionState).
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	srv := &http.Server{
 		Handler:           withBodyDeadline(h, opts.BodyTimeout),
 		Protocols:         &protocols,
-		TLSConfig:         opts.TLS,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		ConnState:         limiter.hook,
 	}
-	if opts.TLS != nil || opts.NetHTTPOnly {
+	if opts.NetHTTPOnly {
+		srv.TLSConfig = opts.TLS
 		return serveHTTP(ctx, ln, srv, opts)
 	}
 	return serveDemux(ctx, ln, srv, h, limiter, opts)
@@ -166,7 +169,11 @@ func serveDemux(ctx context.Context, ln net.Listener, srv *http.Server, h http.H
 	go func() { errc <- srv.Serve(httpLn) }()
 	go func() { errc <- gsrv.Serve(grpcLn) }()
 	go func() {
-		errc <- demux(ln, limiter, httpLn, grpcLn, srv.ReadHeaderTimeout, opts.MaxHeaderBytes)
+		var tlsCfg *tls.Config
+		if opts.TLS != nil {
+			tlsCfg = serverTLSConfig(opts.TLS)
+		}
+		errc <- demux(ln, limiter, httpLn, grpcLn, tlsCfg, srv.ReadHeaderTimeout, opts.MaxHeaderBytes)
 	}()
 	stopped := 0
 	select {
