@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -68,6 +69,25 @@ type grpcBridge struct {
 	bodyTimeout time.Duration
 }
 
+// bodyDeadlineKey keys, in a call's context, the function that cancels
+// the call when its request message is late.
+type bodyDeadlineKey struct{}
+
+var errBodyTimeout = errors.New("request message not received in time")
+
+// tap is grpc-go's InTapHandle, run before a call's stream is made: for
+// calls not in streamingProcedures it makes the stream's context
+// cancellable, so that the wait for the request message (which grpc-go
+// bounds by nothing but that context) can be cut off at bodyTimeout, on
+// the call's own goroutine.
+func (b *grpcBridge) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if b.bodyTimeout <= 0 || streamingProcedures[info.FullMethodName] {
+		return ctx, nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	return context.WithValue(ctx, bodyDeadlineKey{}, cancel), nil
+}
+
 // handle is grpc-go's UnknownServiceHandler: every method comes here.
 func (b *grpcBridge) handle(_ any, ss grpc.ServerStream) error {
 	method, ok := grpc.MethodFromServerStream(ss)
@@ -76,12 +96,15 @@ func (b *grpcBridge) handle(_ any, ss grpc.ServerStream) error {
 	}
 	ctx := ss.Context()
 	body := &bridgeBody{ss: ss}
-	if !streamingProcedures[method] {
-		// The request message must arrive within bodyTimeout; grpc-go
-		// offers no read deadline, so the wait runs in its own goroutine
-		// and the call ends with deadline_exceeded when it does not. The
-		// goroutine returns when the stream ends with the call.
-		if err := body.prefetch(b.bodyTimeout); err != nil {
+	if cancel, ok := ctx.Value(bodyDeadlineKey{}).(context.CancelCauseFunc); ok {
+		// The request message must arrive within bodyTimeout (see tap).
+		t := time.AfterFunc(b.bodyTimeout, func() { cancel(errBodyTimeout) })
+		err := body.recv()
+		t.Stop()
+		if errors.Is(context.Cause(ctx), errBodyTimeout) {
+			return grpcstatus.Errorf(codes.DeadlineExceeded, "request message not received within %v", b.bodyTimeout)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
 	}
@@ -198,26 +221,6 @@ func (b *bridgeBody) recv() error {
 	return nil
 }
 
-// prefetch reads the first message, giving up after d.
-func (b *bridgeBody) prefetch(d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.recv() }()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		return nil
-	case <-t.C:
-		return grpcstatus.Errorf(codes.DeadlineExceeded, "request message not received within %v", d)
-	}
-}
-
 func (b *bridgeBody) Read(p []byte) (int, error) {
 	for b.off >= len(b.buf) {
 		if b.eof {
@@ -321,6 +324,9 @@ func (w *bridgeWriter) send(msg []byte) error {
 func (w *bridgeWriter) responseMetadata(trailers bool) metadata.MD {
 	var md metadata.MD
 	for k, vs := range w.header {
+		if bridgeSkips[k] {
+			continue
+		}
 		name := strings.ToLower(k)
 		isTrailer := strings.HasPrefix(name, trailerPrefix)
 		if isTrailer != trailers {
@@ -348,6 +354,15 @@ func (w *bridgeWriter) responseMetadata(trailers bool) metadata.MD {
 	return md
 }
 
+// bridgeSkips are the header and trailer keys, as connect-go sets them,
+// that gRPC itself carries: skipped without lowering them.
+var bridgeSkips = map[string]bool{
+	"Content-Type": true, "Grpc-Accept-Encoding": true, "Grpc-Encoding": true,
+	"Grpc-Status": true, "Grpc-Message": true, "Grpc-Status-Details-Bin": true,
+	http.TrailerPrefix + "Grpc-Status": true, http.TrailerPrefix + "Grpc-Message": true,
+	http.TrailerPrefix + "Grpc-Status-Details-Bin": true,
+}
+
 // trailerPrefix is http.TrailerPrefix in lower case.
 var trailerPrefix = strings.ToLower(http.TrailerPrefix)
 
@@ -371,7 +386,7 @@ func (w *bridgeWriter) finish() error {
 	if md := w.responseMetadata(true); len(md) > 0 {
 		w.ss.SetTrailer(md)
 	}
-	code := w.value("grpc-status")
+	code := w.value("Grpc-Status")
 	if code == "" {
 		return grpcstatus.Error(codes.Internal, "grpc bridge: the handler set no grpc-status")
 	}
@@ -382,25 +397,26 @@ func (w *bridgeWriter) finish() error {
 	if n == 0 {
 		return nil
 	}
-	if details := w.value("grpc-status-details-bin"); details != "" {
+	if details := w.value("Grpc-Status-Details-Bin"); details != "" {
 		raw, err := decodeBinaryHeader(details)
 		var st status.Status
 		if err == nil && proto.Unmarshal(raw, &st) == nil && st.GetCode() == int32(n) {
 			return grpcstatus.ErrorProto(&st)
 		}
 	}
-	msg, _ := url.PathUnescape(w.value("grpc-message"))
+	msg, _ := url.PathUnescape(w.value("Grpc-Message"))
 	return grpcstatus.Error(codes.Code(n), msg)
 }
 
-// value returns a gRPC status field the handler set, as a trailer or, in
-// a trailers-only answer, as a header.
+// value returns a gRPC status field the handler set (name in canonical
+// form), as a trailer or, in a trailers-only answer, as a header. Connect
+// sets these keys canonically, so they are looked up, not searched for.
 func (w *bridgeWriter) value(name string) string {
-	for k, vs := range w.header {
-		lk := strings.ToLower(k)
-		if (lk == name || lk == trailerPrefix+name) && len(vs) > 0 {
-			return vs[0]
-		}
+	if vs := w.header[http.TrailerPrefix+name]; len(vs) > 0 {
+		return vs[0]
+	}
+	if vs := w.header[name]; len(vs) > 0 {
+		return vs[0]
 	}
 	return ""
 }

@@ -203,8 +203,10 @@ func TestGRPCGoLimits(t *testing.T) {
 	if _, err := stream.Header(); err != nil && status.Code(err) != codes.DeadlineExceeded {
 		t.Fatal(err)
 	}
-	if err := stream.RecvMsg(new(distcachev1.GetResponse)); status.Code(err) != codes.DeadlineExceeded {
-		t.Fatalf("silent request: %v, want DeadlineExceeded", err)
+	// The node cuts the stream off (RST_STREAM CANCEL, which grpc-go
+	// reports as Canceled: this client cancelled nothing).
+	if err := stream.RecvMsg(new(distcachev1.GetResponse)); status.Code(err) != codes.Canceled && status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("silent request: %v, want it cut off", err)
 	}
 
 	purge := &distcachev1.PurgeRequest{Group: "g"}

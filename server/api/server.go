@@ -152,6 +152,7 @@ func serveDemux(ctx context.Context, ln net.Listener, srv *http.Server, h http.H
 	gopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(envelopeCodec{}),
 		grpc.UnknownServiceHandler(bridge.handle),
+		grpc.InTapHandle(bridge.tap),
 		grpc.MaxConcurrentStreams(grpcMaxStreams),
 		grpc.MaxHeaderListSize(uint32(opts.MaxHeaderBytes)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: opts.IdleTimeout}),
@@ -221,9 +222,11 @@ func serveDemux(ctx context.Context, ln net.Listener, srv *http.Server, h http.H
 }
 
 // grpcStreamWorkers is the size of the grpc-go path's pool of call
-// goroutines: enough to keep every CPU busy while some calls wait on a
-// peer or a loader; past it, grpc-go starts a goroutine per call.
-func grpcStreamWorkers() int { return 16 * runtime.GOMAXPROCS(0) }
+// goroutines: one per stream a connection may have open, so that a burst
+// of calls read in one go finds a worker each (a call that finds none
+// runs on a new goroutine, whose stack grows again: regexp validation
+// alone grew it on every call); more on larger machines.
+func grpcStreamWorkers() int { return max(grpcMaxStreams, 16*runtime.GOMAXPROCS(0)) }
 
 // grpcMaxStreams is the concurrent streams per connection on the grpc-go
 // path, net/http's default on the other.
