@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -88,8 +89,13 @@ func (b *grpcBridge) tap(ctx context.Context, info *tap.Info) (context.Context, 
 	return context.WithValue(ctx, bodyDeadlineKey{}, cancel), nil
 }
 
+// bridgedCalls counts the calls served on the gRPC fast path, in this
+// process (tests read it to know which path served them).
+var bridgedCalls atomic.Int64
+
 // handle is grpc-go's UnknownServiceHandler: every method comes here.
 func (b *grpcBridge) handle(_ any, ss grpc.ServerStream) error {
+	bridgedCalls.Add(1)
 	method, ok := grpc.MethodFromServerStream(ss)
 	if !ok {
 		return grpcstatus.Error(codes.Internal, "grpc bridge: no method")

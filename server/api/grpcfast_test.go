@@ -57,6 +57,12 @@ func TestGRPCGoClientOnFastPath(t *testing.T) {
 	addr := serveForTest(t, ServeOptions{MaxMessageBytes: int(ReadLimit(0))})
 	conn := grpcGoConn(t, addr)
 	ctx := t.Context()
+	bridged := bridgedCalls.Load()
+	defer func() {
+		if bridgedCalls.Load() == bridged {
+			t.Error("no call took the gRPC fast path")
+		}
+	}()
 
 	value := bytes.Repeat([]byte("v"), 100)
 	if err := conn.Invoke(ctx, distcachev1connect.CacheServiceSetProcedure,
@@ -155,9 +161,13 @@ func TestGRPCGoClientOnFastPath(t *testing.T) {
 		"connect-go grpc": distcachev1connect.NewCacheServiceClient(&http.Client{Transport: &http.Transport{Protocols: h2cOnly()}},
 			"http://"+addr, connect.WithGRPC()),
 	} {
+		before := bridgedCalls.Load()
 		got, err := c.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "g", Key: "k"}))
 		if err != nil || !bytes.Equal(got.Msg.GetValue(), value) {
 			t.Fatalf("%s: %v", name, err)
+		}
+		if bridgedCalls.Load() != before {
+			t.Errorf("%s: served on the gRPC fast path, which is for gRPC-only clients", name)
 		}
 	}
 }

@@ -119,8 +119,19 @@ type rlProtocol struct {
 var rlProtocols = []rlProtocol{
 	{"connect-json", connect.WithProtoJSON(), false},
 	{"grpc", connect.WithGRPC(), true},
+	// The same client saying it speaks only gRPC: the node serves it on
+	// grpc-go's transport through the bridge (decision 0013).
+	{"grpc fast path", connect.WithClientOptions(connect.WithGRPC(), connect.WithInterceptors(grpcOnlyUA)), true},
 	{"grpc-web", connect.WithGRPCWeb(), false},
 }
+
+// grpcOnlyUA marks a connect-go client's calls as from a gRPC-only client.
+var grpcOnlyUA = connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("User-Agent", grpcOnlyAgent+" test")
+		return next(ctx, req)
+	}
+})
 
 // rlClient calls a node from the loopback address from, with a bearer
 // token if it has one.
@@ -212,6 +223,14 @@ func TestRateLimit(t *testing.T) {
 		for _, cl := range clients {
 			t.Run(p.name+"/"+cl.name, func(t *testing.T) {
 				s := serveRateLimited(t, cl.tokens)
+				if p.name == "grpc fast path" {
+					bridged := bridgedCalls.Load()
+					defer func() {
+						if bridgedCalls.Load() == bridged {
+							t.Error("no call took the gRPC fast path")
+						}
+					}()
+				}
 				a := newRLClient(t, s.addr, cl.aFrom, p, cl.aTok)
 				b := newRLClient(t, s.addr, cl.bFrom, p, cl.bTok)
 				for i := range rlBurst {
