@@ -6,36 +6,7 @@ import (
 	"sync/atomic"
 )
 
-// EntryOverhead is the fixed cost, in bytes, that every entry adds to its
-// key and value when counted against a group's capacity.
-const EntryOverhead = 64
-
 const numShards = 64 // a power of two; shard is picked by the hash's top bits
-
-// entry is immutable once stored: a change stores a new entry, so readers
-// use an entry's fields without holding the shard lock.
-type entry struct {
-	key      string
-	value    []byte
-	expires  int64 // unix nanoseconds; 0 means never
-	cost     int64
-	version  uint64 // a written entry's version; 0 for a loaded one
-	epoch    uint64 // the view epoch in which the entry was stored or checked
-	negative bool   // a remembered not-found
-	written  bool   // from a Set or Delete (or a replica of one), not a load
-	tomb     bool   // a Delete's tombstone: reads miss, older records lose
-}
-
-// record returns e as a [Record].
-func (e *entry) record() Record {
-	return Record{Key: e.key, Value: e.value, Expires: unixTime(e.expires), Version: e.version, Tomb: e.tomb}
-}
-
-func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
-
-func entryCost(key string, value []byte) int64 {
-	return int64(len(key)+len(value)) + EntryOverhead
-}
 
 type shard struct {
 	mu   sync.RWMutex
@@ -73,7 +44,7 @@ func (s *store) get(key string, h uint64) *entry {
 	sh.mu.RLock()
 	e := sh.m[h]
 	sh.mu.RUnlock()
-	if e == nil || e.key != key {
+	if e == nil || e.key() != key {
 		return nil
 	}
 	return e
@@ -94,9 +65,9 @@ func (s *store) put(h uint64, e *entry) *entry {
 	old := sh.m[h]
 	sh.m[h] = e
 	sh.mu.Unlock()
-	delta := e.cost
+	delta := e.cost()
 	if old != nil {
-		delta -= old.cost
+		delta -= old.cost()
 	} else {
 		s.items.Add(1)
 	}
@@ -112,7 +83,7 @@ func (s *store) remove(h uint64) *entry {
 	delete(sh.m, h)
 	sh.mu.Unlock()
 	if e != nil {
-		s.bytes.Add(-e.cost)
+		s.bytes.Add(-e.cost())
 		s.items.Add(-1)
 	}
 	return e
