@@ -83,7 +83,7 @@ func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expi
 // also count the allocator's rounding to whole 8 KiB pages. The
 // figure is measured (TestAccountingMatchesHeap, and go run ./cmd/memtest),
 // not assumed.
-const EntryOverhead = 128
+const EntryOverhead = 80
 
 // Allocation sizes that decide an entry's cost: blocks past maxSmallAlloc
 // are whole pages.

@@ -1,27 +1,38 @@
 package cache
 
+import "math"
+
 // LRU is the native least-recently-used [Policy], the default until a
 // group's configured policy plugin is loaded. The zero value is not ready;
 // use [NewLRU]. Not safe for concurrent use (the group locks around it).
 //
-// It keeps its list in one slice of nodes linked by index, with freed
-// nodes reused, and an index from key hash to node: about 24 bytes a node
-// plus the index's share, and nothing for the garbage collector to scan.
+// It keeps its list in pages of nodes linked by index, with freed nodes
+// reused, and an [index] from key hash to node: about 20 bytes a node and
+// 6 to 12 bytes of index per entry, with nothing for the garbage collector
+// to scan and no copy of the list when it grows.
 type LRU struct {
-	nodes []lruNode // nodes[0] is the list's sentinel: next is the most recent
-	free  uint32    // the first free node, chained through next; 0: none
-	index map[uint64]uint32
+	pages [][]lruNode // node i is pages[i/lruPage][i%lruPage]; node 0 is the list's sentinel
+	used  uint32      // nodes handed out so far, the sentinel included
+	free  uint32      // the first free node, chained through next; 0: none
+	index index[uint32]
 }
 
+// lruPage is how many nodes a page holds.
+const lruPage = 1024
+
 type lruNode struct {
-	hash       uint64
-	cost       int64
-	prev, next uint32
+	hashLo, hashHi uint32 // the key hash, in two halves to keep a node 20 bytes
+	cost           uint32 // saturated: an entry costs less than 4 GiB
+	prev, next     uint32
 }
+
+func (n *lruNode) hash() uint64 { return uint64(n.hashHi)<<32 | uint64(n.hashLo) }
 
 // NewLRU returns an empty LRU policy.
 func NewLRU() *LRU {
-	return &LRU{nodes: make([]lruNode, 1), index: make(map[uint64]uint32)}
+	p := &LRU{pages: [][]lruNode{make([]lruNode, lruPage)}, used: 1}
+	p.index.hashOf = func(i uint32) uint64 { return p.node(i).hash() }
+	return p
 }
 
 var (
@@ -33,7 +44,7 @@ var (
 func (p *LRU) Name() string { return "lru (native)" }
 
 // Len returns the number of entries the policy tracks.
-func (p *LRU) Len() int { return len(p.index) }
+func (p *LRU) Len() int { return p.index.n }
 
 // Apply implements [Policy].
 func (p *LRU) Apply(events []Event) {
@@ -63,9 +74,11 @@ func (p *LRU) Evict(need int64, dst []uint64) []uint64 {
 	return dst
 }
 
+func (p *LRU) node(i uint32) *lruNode { return &p.pages[i/lruPage][i%lruPage] }
+
 // access makes h the most recent, if the policy tracks it.
 func (p *LRU) access(h uint64) {
-	if i, ok := p.index[h]; ok {
+	if i, ok := p.index.get(h); ok {
 		p.unlink(i)
 		p.pushFront(i)
 	}
@@ -73,57 +86,63 @@ func (p *LRU) access(h uint64) {
 
 // insert makes h the most recent with cost.
 func (p *LRU) insert(h uint64, cost int64) {
-	if i, ok := p.index[h]; ok {
-		p.nodes[i].cost = cost
+	c := uint32(min(max(cost, 0), math.MaxUint32))
+	if i, ok := p.index.get(h); ok {
+		p.node(i).cost = c
 		p.unlink(i)
 		p.pushFront(i)
 		return
 	}
 	i := p.alloc()
-	p.nodes[i] = lruNode{hash: h, cost: cost}
+	*p.node(i) = lruNode{hashLo: uint32(h), hashHi: uint32(h >> 32), cost: c}
 	p.pushFront(i)
-	p.index[h] = i
+	p.index.putAt(h, i)
 }
 
 // remove forgets h, if the policy tracks it.
 func (p *LRU) remove(h uint64) {
-	i, ok := p.index[h]
+	i, ok := p.index.remove(h)
 	if !ok {
 		return
 	}
 	p.unlink(i)
-	delete(p.index, h)
-	p.nodes[i] = lruNode{next: p.free}
+	*p.node(i) = lruNode{next: p.free}
 	p.free = i
 }
 
 // oldest returns the least recently used hash and its cost.
 func (p *LRU) oldest() (h uint64, cost int64, ok bool) {
-	i := p.nodes[0].prev
+	i := p.node(0).prev
 	if i == 0 {
 		return 0, 0, false
 	}
-	return p.nodes[i].hash, p.nodes[i].cost, true
+	n := p.node(i)
+	return n.hash(), int64(n.cost), true
 }
 
 func (p *LRU) alloc() uint32 {
 	if i := p.free; i != 0 {
-		p.free = p.nodes[i].next
+		p.free = p.node(i).next
 		return i
 	}
-	p.nodes = append(p.nodes, lruNode{})
-	return uint32(len(p.nodes) - 1)
+	if p.used == uint32(len(p.pages))*lruPage {
+		p.pages = append(p.pages, make([]lruNode, lruPage))
+	}
+	p.used++
+	return p.used - 1
 }
 
 func (p *LRU) unlink(i uint32) {
-	n := p.nodes[i]
-	p.nodes[n.prev].next = n.next
-	p.nodes[n.next].prev = n.prev
+	n := p.node(i)
+	p.node(n.prev).next = n.next
+	p.node(n.next).prev = n.prev
 }
 
 func (p *LRU) pushFront(i uint32) {
-	first := p.nodes[0].next
-	p.nodes[i].prev, p.nodes[i].next = 0, first
-	p.nodes[first].prev = i
-	p.nodes[0].next = i
+	head := p.node(0)
+	first := head.next
+	n := p.node(i)
+	n.prev, n.next = 0, first
+	p.node(first).prev = i
+	head.next = i
 }
