@@ -37,7 +37,7 @@ func (g *Group) insertRecord(h uint64, r Record, epoch uint64) (bool, error) {
 	g.clock.observe(r.Version)
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
-	if old := g.store.peek(h); old != nil && old.key() == r.Key && old.written() && old.version > r.Version {
+	if old := g.store.peek(h); old != nil && old.key() == r.Key && old.written() && old.version() > r.Version {
 		return false, nil
 	}
 	g.store.shard(h).seq.Add(1)

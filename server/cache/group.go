@@ -241,13 +241,13 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 			}
 			g.store.shard(h).hits.Add(1)
 			setSource(span, SourceLocal)
-			return Value{Bytes: e.value(), Expires: unixTime(e.expires), Source: SourceLocal}, nil
+			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceLocal}, nil
 		}
 	} else if g.hot != nil && g.cfg.Peers.View().Certain {
 		if e := g.hot.get(key, h, g.now().UnixNano()); e != nil {
 			g.hotHits.Add(1)
 			setSource(span, SourceHot)
-			return Value{Bytes: e.value(), Expires: unixTime(e.expires), Source: SourceHot}, nil
+			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceHot}, nil
 		}
 	}
 	g.misses.Add(1)
@@ -327,7 +327,7 @@ func (g *Group) ownerRead(ctx context.Context, key string, h uint64) (Value, err
 		if e.negative() {
 			return Value{}, g.notFound(key)
 		}
-		return Value{Bytes: e.value(), Expires: unixTime(e.expires), Source: SourceLocal}, nil
+		return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceLocal}, nil
 	}
 	if e != nil && e.tomb() && g.trusted(e) {
 		if g.noLoader {
@@ -503,7 +503,7 @@ func (g *Group) Purge() int64 {
 }
 
 func (g *Group) expired(e *entry) bool {
-	return e.expires != 0 && g.now().UnixNano() >= e.expires
+	return e.expired(g.now().UnixNano())
 }
 
 func (g *Group) expiry(ttl time.Duration) int64 {
