@@ -8,6 +8,7 @@
 //	go run ./cmd/memtest                 # node and Redis, 1,000,000 entries
 //	go run ./cmd/memtest -inproc         # a cache.Group in this process instead of a node
 //	go run ./cmd/memtest -n 200000 -value 8 -redis off
+//	go run ./cmd/memtest -gomemlimit 300MiB -redis off   # RSS with the Go heap bounded
 //
 // The node runs with its native LRU (an empty plugins directory), so the
 // figures are the store's and the native policy's; a WebAssembly policy
@@ -40,7 +41,7 @@ type options struct {
 
 func main() {
 	var o options
-	var gogc string
+	var gogc, memLimit string
 	flag.IntVar(&o.n, "n", 1_000_000, "entries to fill")
 	flag.IntVar(&o.keyLen, "key", 16, "key length in bytes (at least 12)")
 	flag.IntVar(&o.valLen, "value", 100, "value length in bytes")
@@ -51,6 +52,7 @@ func main() {
 	flag.BoolVar(&o.inproc, "inproc", false, "measure a cache.Group in this process instead of starting a node")
 	flag.BoolVar(&o.node, "node", true, "measure a node (or, with -inproc, a group in this process)")
 	flag.StringVar(&gogc, "gogc", "", "GOGC of the node it starts (empty: inherited)")
+	flag.StringVar(&memLimit, "gomemlimit", "", "GOMEMLIMIT of the node it starts, e.g. 400MiB (empty: inherited)")
 	flag.StringVar(&o.capacity, "capacity", "8GiB", "the node's group capacity")
 	flag.Parse()
 	if o.keyLen < 12 {
@@ -59,6 +61,9 @@ func main() {
 	}
 	if gogc != "" {
 		o.nodeEnv = append(o.nodeEnv, "GOGC="+gogc)
+	}
+	if memLimit != "" {
+		o.nodeEnv = append(o.nodeEnv, "GOMEMLIMIT="+memLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
