@@ -503,7 +503,8 @@ func (g *Group) Purge() int64 {
 }
 
 func (g *Group) expired(e *entry) bool {
-	return e.expired(g.now().UnixNano())
+	exp := e.expires()
+	return exp != 0 && g.now().UnixNano() >= exp
 }
 
 func (g *Group) expiry(ttl time.Duration) int64 {
