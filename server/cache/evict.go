@@ -177,8 +177,8 @@ func (g *Group) SetPolicy(p Policy) Policy {
 	g.pending = g.reads.collect(g.pending)
 	g.flushLocked()
 	var batch []Event
-	g.store.each(func(h uint64, e *entry) {
-		batch = append(batch, Event{Op: OpInsert, Hash: h, Cost: e.cost()})
+	g.store.each(func(e *entry) {
+		batch = append(batch, Event{Op: OpInsert, Hash: g.store.hash(e.key()), Cost: e.cost()})
 	})
 	p.Apply(batch)
 	old := g.policy

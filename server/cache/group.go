@@ -486,7 +486,7 @@ func (g *Group) Purge() int64 {
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
 	var hashes []uint64
-	g.store.each(func(h uint64, _ *entry) { hashes = append(hashes, h) })
+	g.store.each(func(e *entry) { hashes = append(hashes, g.store.hash(e.key())) })
 	for i := range g.store.shards {
 		g.store.shards[i].seq.Add(1)
 	}

@@ -210,7 +210,7 @@ func (g *Group) Rebalance(ctx context.Context, limit func(context.Context, int) 
 		e *entry
 	}
 	var items []item
-	g.store.each(func(h uint64, e *entry) { items = append(items, item{h, e}) })
+	g.store.each(func(e *entry) { items = append(items, item{g.store.hash(e.key()), e}) })
 	// Records to send, by peer; and the entries to drop once every peer
 	// they went to kept them.
 	type batch struct {

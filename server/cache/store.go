@@ -111,11 +111,12 @@ func (s *store) any(start int, keep uint64) (uint64, bool) {
 }
 
 // each calls fn for every entry, one shard at a time under its read lock.
-func (s *store) each(fn func(h uint64, e *entry)) {
+// An entry's hash is s.hash(e.key()).
+func (s *store) each(fn func(e *entry)) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		sh.m.each(func(e *entry) { fn(s.hash(e.key()), e) })
+		sh.m.each(fn)
 		sh.mu.RUnlock()
 	}
 }
