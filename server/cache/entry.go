@@ -149,7 +149,7 @@ const (
 // costOf returns the cost of an entry of a klen-byte key and a vlen-byte
 // value; too long a key or value costs more than any capacity.
 func costOf(klen, vlen int) int64 {
-	if klen > keyLenMask || vlen > math.MaxUint32 {
+	if klen > keyLenMask || uint64(vlen) > math.MaxUint32 {
 		return math.MaxInt64
 	}
 	cost := int64(klen+vlen) + EntryOverhead

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -107,6 +108,30 @@ func TestAccountingMatchesHeap(t *testing.T) {
 				accounted, float64(accounted)/float64(c.n), float64(accounted)/float64(c.n)-float64(data))
 			if lo, hi := 0.8*float64(grown), 1.2*float64(grown); float64(accounted) < lo || float64(accounted) > hi {
 				t.Errorf("accounted %d bytes for a heap growth of %d: off by more than 20%%", accounted, grown)
+			}
+		})
+	}
+}
+
+// TestCostOf checks the cost formula's edges: page rounding past 32 KiB,
+// and keys or values too long for an entry's header.
+func TestCostOf(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		klen, vlen int
+		want       int64
+	}{
+		{"small", 16, 100, 116 + EntryOverhead},
+		{"empty", 0, 0, EntryOverhead},
+		{"largest small block", 16, maxSmallAlloc - entryHeader - 16 - 16, int64(maxSmallAlloc - entryHeader - 16 + EntryOverhead)},
+		{"just past it", 16, maxSmallAlloc - entryHeader - 16 - 15, int64(maxSmallAlloc - entryHeader - 15 + EntryOverhead + allocPage - 1)},
+		{"whole pages", 16, 5*allocPage - entryHeader - 16 - 16, int64(5*allocPage - entryHeader - 16 + EntryOverhead)},
+		{"key too long", keyLenMask + 1, 0, math.MaxInt64},
+		{"longest key", keyLenMask, 0, int64(keyLenMask + EntryOverhead + (allocPage-(entryHeader+16+keyLenMask)%allocPage)%allocPage)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := costOf(tc.klen, tc.vlen); got != tc.want {
+				t.Errorf("costOf(%d, %d) = %d, want %d", tc.klen, tc.vlen, got, tc.want)
 			}
 		})
 	}
