@@ -6,7 +6,7 @@
 // through [Policy]. A hit never blocks on the policy: accesses are recorded
 // into lossy striped buffers and applied to the policy in batches under the
 // group's policy lock, together with the lossless write events (the
-// Caffeine/ristretto design). Every entry's size — key, value and a fixed
+// Caffeine/ristretto design). Every entry's size — key, value and
 // [EntryOverhead] — counts against the group's capacity, which the store
 // never exceeds, even when a policy names no or wrong victims.
 //

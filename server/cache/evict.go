@@ -16,7 +16,11 @@ func (g *Group) insert(key string, h uint64, value []byte, expires int64, negati
 	if g.store.shard(h).seq.Load() != seq {
 		return nil
 	}
-	g.putLocked(h, &entry{key: key, value: value, expires: expires, cost: cost, negative: negative, epoch: epoch}, false)
+	var flags uint32
+	if negative {
+		flags = flagNegative
+	}
+	g.putLocked(h, newEntry(key, value, expires, 0, epoch, flags), false)
 	return nil
 }
 
@@ -33,16 +37,19 @@ func (g *Group) insertRecord(h uint64, r Record, epoch uint64) (bool, error) {
 	g.clock.observe(r.Version)
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
-	if old := g.store.peek(h); old != nil && old.key == r.Key && old.written && old.version > r.Version {
+	if old := g.store.peek(h); old != nil && old.key() == r.Key && old.written() && old.version() > r.Version {
 		return false, nil
 	}
 	g.store.shard(h).seq.Add(1)
-	e := &entry{key: r.Key, value: r.Value, expires: r.Expires.UnixNano(), cost: cost,
-		version: r.Version, epoch: epoch, written: true, tomb: r.Tomb}
-	if r.Expires.IsZero() {
-		e.expires = 0
+	var expires int64
+	if !r.Expires.IsZero() {
+		expires = r.Expires.UnixNano()
 	}
-	g.putLocked(h, e, true)
+	flags := uint32(flagWritten)
+	if r.Tomb {
+		flags |= flagTomb
+	}
+	g.putLocked(h, newEntry(r.Key, r.Value, expires, r.Version, epoch, flags), true)
 	return true, nil
 }
 
@@ -55,8 +62,9 @@ func (g *Group) putLocked(h uint64, e *entry, force bool) {
 	if g.store.peek(h) != nil {
 		op = OpUpdate
 	}
-	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: e.cost})
-	if !g.makeRoomLocked(h, e.cost, force) {
+	cost := e.cost()
+	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: cost})
+	if !g.makeRoomLocked(h, cost, force) {
 		return // not admitted
 	}
 	if old := g.store.put(h, e); old != nil && g.expired(old) {
@@ -86,7 +94,7 @@ func (g *Group) makeRoomLocked(h uint64, cost int64, force bool) bool {
 	for {
 		var resident int64
 		if old := g.store.peek(h); old != nil {
-			resident = old.cost
+			resident = old.cost()
 		}
 		over := g.store.bytes.Load() - resident + cost - g.cfg.Capacity
 		if over <= 0 {
@@ -116,7 +124,7 @@ func (g *Group) evictLocked(need int64, h uint64) (freed int64, rejected bool) {
 			rejected = true
 		}
 		if e := g.store.remove(v); e != nil {
-			freed += e.cost
+			freed += e.cost()
 			g.evictions.Add(1)
 		}
 	}
@@ -169,8 +177,8 @@ func (g *Group) SetPolicy(p Policy) Policy {
 	g.pending = g.reads.collect(g.pending)
 	g.flushLocked()
 	var batch []Event
-	g.store.each(func(h uint64, e *entry) {
-		batch = append(batch, Event{Op: OpInsert, Hash: h, Cost: e.cost})
+	g.store.each(func(e *entry) {
+		batch = append(batch, Event{Op: OpInsert, Hash: g.store.hash(e.key()), Cost: e.cost()})
 	})
 	p.Apply(batch)
 	old := g.policy

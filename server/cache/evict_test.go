@@ -151,7 +151,7 @@ func TestHammer(t *testing.T) {
 		t.Fatalf("store held %d bytes, over its capacity %d", b, capacity)
 	}
 	var sum, items int64
-	g.store.each(func(_ uint64, e *entry) { sum += e.cost; items++ })
+	g.store.each(func(e *entry) { sum += e.cost(); items++ })
 	s := g.Stats()
 	if sum != s.Bytes || items != s.Items {
 		t.Fatalf("stats say %d bytes in %d items, store holds %d in %d", s.Bytes, s.Items, sum, items)

@@ -79,7 +79,7 @@ func (g *Group) readAround(ctx context.Context, key string, h uint64, owner Peer
 			}
 		}
 		var base *Record
-		if local != nil && local.written && !g.expired(local) {
+		if local != nil && local.written() && !g.expired(local) {
 			r := local.record()
 			base = &r
 		}

@@ -233,21 +233,21 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 		owner, remote = g.cfg.Peers.Owner(key)
 	}
 	if !remote {
-		if e := g.store.get(key, h); e != nil && !e.tomb && !g.expired(e) && g.trusted(e) {
+		if e := g.store.get(key, h); e != nil && !e.tomb() && !g.expired(e) && g.trusted(e) {
 			g.reads.record(h, g.pmu.TryLock, g.drainLocked)
-			if e.negative {
+			if e.negative() {
 				g.negHits.Add(1)
 				return Value{}, g.notFound(key)
 			}
 			g.store.shard(h).hits.Add(1)
 			setSource(span, SourceLocal)
-			return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceLocal}, nil
+			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceLocal}, nil
 		}
 	} else if g.hot != nil && g.cfg.Peers.View().Certain {
-		if e := g.hot.get(key, g.now().UnixNano()); e != nil {
+		if e := g.hot.get(key, h, g.now().UnixNano()); e != nil {
 			g.hotHits.Add(1)
 			setSource(span, SourceHot)
-			return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceHot}, nil
+			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceHot}, nil
 		}
 	}
 	g.misses.Add(1)
@@ -323,17 +323,17 @@ func (g *Group) ownerRead(ctx context.Context, key string, h uint64) (Value, err
 	if e != nil && g.expired(e) {
 		e = nil
 	}
-	if e != nil && !e.tomb && g.trusted(e) { // a flight that ended meanwhile stored it
-		if e.negative {
+	if e != nil && !e.tomb() && g.trusted(e) { // a flight that ended meanwhile stored it
+		if e.negative() {
 			return Value{}, g.notFound(key)
 		}
-		return Value{Bytes: e.value, Expires: unixTime(e.expires), Source: SourceLocal}, nil
+		return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceLocal}, nil
 	}
-	if e != nil && e.tomb && g.trusted(e) {
+	if e != nil && e.tomb() && g.trusted(e) {
 		if g.noLoader {
 			return Value{}, g.notFound(key)
 		}
-	} else if g.peers && (e == nil || e.written) {
+	} else if g.peers && (e == nil || e.written()) {
 		newest, err := g.newestRecord(ctx, key, e)
 		if err != nil {
 			return Value{}, err
@@ -486,7 +486,7 @@ func (g *Group) Purge() int64 {
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
 	var hashes []uint64
-	g.store.each(func(h uint64, _ *entry) { hashes = append(hashes, h) })
+	g.store.each(func(e *entry) { hashes = append(hashes, g.store.hash(e.key())) })
 	for i := range g.store.shards {
 		g.store.shards[i].seq.Add(1)
 	}
@@ -503,7 +503,8 @@ func (g *Group) Purge() int64 {
 }
 
 func (g *Group) expired(e *entry) bool {
-	return e.expires != 0 && g.now().UnixNano() >= e.expires
+	exp := e.expires()
+	return exp != 0 && g.now().UnixNano() >= exp
 }
 
 func (g *Group) expiry(ttl time.Duration) int64 {

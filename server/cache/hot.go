@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"container/list"
 	"sync"
 	"sync/atomic"
 )
@@ -18,13 +17,14 @@ const hotWindow = 4096
 // key is kept only when it is fetched from its owner a second time within
 // the doorkeeper's window, so one-off reads do not churn it. It is an LRU
 // bounded in bytes, guarded by one mutex: a hot hit saves a network round
-// trip, so the mutex costs little in comparison.
+// trip, so the mutex costs little in comparison. Its entries are the
+// store's and cost what the store's do.
 type hotCache struct {
 	mu       sync.Mutex
 	capacity int64
 	bytes    int64
-	ll       *list.List // front is most recent; values are *hotItem
-	items    map[string]*list.Element
+	items    map[uint64]*entry // by key hash; a colliding key replaces the other
+	lru      *LRU
 	seen     map[uint64]struct{} // the doorkeeper
 	// gens counts the invalidations of each bucket of key hashes: a fetch
 	// notes its bucket's count before it asks the owner, and its answer is
@@ -33,41 +33,36 @@ type hotCache struct {
 	gens [256]atomic.Uint64
 }
 
-type hotItem struct {
-	key string
-	e   *entry
-}
-
 func newHotCache(capacity int64) *hotCache {
-	return &hotCache{capacity: capacity, ll: list.New(), items: map[string]*list.Element{}, seen: map[uint64]struct{}{}}
+	return &hotCache{capacity: capacity, items: map[uint64]*entry{}, lru: NewLRU(), seen: map[uint64]struct{}{}}
 }
 
-// get returns key's copy if it has one that has not expired at now.
-func (c *hotCache) get(key string, now int64) *entry {
+// get returns key's copy (h is its hash) if it has one that has not
+// expired at now.
+func (c *hotCache) get(key string, h uint64, now int64) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.items[key]
-	if !ok {
+	e := c.items[h]
+	if e == nil || e.key() != key {
 		return nil
 	}
-	it := el.Value.(*hotItem)
-	if it.e.expired(now) {
-		c.removeLocked(el)
+	if e.expired(now) {
+		c.removeLocked(h)
 		return nil
 	}
-	c.ll.MoveToFront(el)
-	return it.e
+	c.lru.access(h)
+	return e
 }
 
 // gen returns the invalidation count of h's bucket.
 func (c *hotCache) gen(h uint64) uint64 { return c.gens[h&255].Load() }
 
-// offer shows the cache a value just fetched from its owner; it keeps it
-// if the key is hot and no invalidation of its bucket came in since gen
-// was read. It returns whether it did.
+// offer shows the cache a value just fetched from its owner; it keeps a
+// copy if the key is hot and no invalidation of its bucket came in since
+// gen was read. It returns whether it did.
 func (c *hotCache) offer(key string, h uint64, value []byte, expires int64, gen uint64) bool {
-	e := &entry{key: key, value: value, expires: expires, cost: entryCost(key, value)}
-	if e.cost > c.capacity {
+	cost := entryCost(key, value)
+	if cost > c.capacity {
 		return false
 	}
 	c.mu.Lock()
@@ -82,21 +77,18 @@ func (c *hotCache) offer(key string, h uint64, value []byte, expires int64, gen 
 		c.seen[h] = struct{}{}
 		return false
 	}
-	c.storeLocked(e)
+	c.removeLocked(h)
+	for c.bytes+cost > c.capacity {
+		old, _, ok := c.lru.oldest()
+		if !ok {
+			break
+		}
+		c.removeLocked(old)
+	}
+	c.items[h] = newEntry(key, value, expires, 0, 0, 0)
+	c.lru.insert(h, cost)
+	c.bytes += cost
 	return true
-}
-
-// storeLocked keeps e, replacing any copy of its key and evicting the
-// least recently used copies until it fits.
-func (c *hotCache) storeLocked(e *entry) {
-	if el, ok := c.items[e.key]; ok {
-		c.removeLocked(el)
-	}
-	for c.bytes+e.cost > c.capacity {
-		c.removeLocked(c.ll.Back())
-	}
-	c.items[e.key] = c.ll.PushFront(&hotItem{key: e.key, e: e})
-	c.bytes += e.cost
 }
 
 // remove drops key's copy, if any, and any answer to a fetch of it still
@@ -105,15 +97,19 @@ func (c *hotCache) remove(key string, h uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gens[h&255].Add(1)
-	if el, ok := c.items[key]; ok {
-		c.removeLocked(el)
+	if e := c.items[h]; e != nil && e.key() == key {
+		c.removeLocked(h)
 	}
 }
 
-func (c *hotCache) removeLocked(el *list.Element) {
-	it := c.ll.Remove(el).(*hotItem)
-	delete(c.items, it.key)
-	c.bytes -= it.e.cost
+func (c *hotCache) removeLocked(h uint64) {
+	e := c.items[h]
+	if e == nil {
+		return
+	}
+	delete(c.items, h)
+	c.lru.remove(h)
+	c.bytes -= e.cost()
 }
 
 // stats returns the items and bytes held.
@@ -130,7 +126,7 @@ func (c *hotCache) purge() {
 	for i := range c.gens {
 		c.gens[i].Add(1)
 	}
-	c.ll.Init()
 	clear(c.items)
+	c.lru = NewLRU()
 	c.bytes = 0
 }

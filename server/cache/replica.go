@@ -23,7 +23,7 @@ func (g *Group) commit(ctx context.Context, r Record) error {
 		// Alone, nothing older can come back: forget the key.
 		g.pmu.Lock()
 		g.store.shard(h).seq.Add(1)
-		if e := g.store.peek(h); e != nil && e.key == r.Key {
+		if e := g.store.peek(h); e != nil && e.key() == r.Key {
 			g.store.remove(h)
 			g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
 			g.flushLocked()
@@ -90,7 +90,7 @@ func (g *Group) replicate(ctx context.Context, r Record) error {
 // It fails only when no other replica answered and this node has nothing.
 func (g *Group) newestRecord(ctx context.Context, key string, local *entry) (*Record, error) {
 	var base *Record
-	if local != nil && local.written {
+	if local != nil && local.written() {
 		r := local.record()
 		base = &r
 	}
@@ -151,7 +151,7 @@ func (g *Group) peekAll(ctx context.Context, key string, peers []Peer, base *Rec
 // has not expired. The peer service calls it.
 func (g *Group) Peek(key string) (Record, bool) {
 	e := g.store.get(key, g.store.hash(key))
-	if e == nil || !e.written || g.expired(e) {
+	if e == nil || !e.written() || g.expired(e) {
 		return Record{}, false
 	}
 	return e.record(), true
@@ -210,7 +210,7 @@ func (g *Group) Rebalance(ctx context.Context, limit func(context.Context, int) 
 		e *entry
 	}
 	var items []item
-	g.store.each(func(h uint64, e *entry) { items = append(items, item{h, e}) })
+	g.store.each(func(e *entry) { items = append(items, item{g.store.hash(e.key()), e}) })
 	// Records to send, by peer; and the entries to drop once every peer
 	// they went to kept them.
 	type batch struct {
@@ -253,17 +253,17 @@ func (g *Group) Rebalance(ctx context.Context, limit func(context.Context, int) 
 		if ctx.Err() != nil {
 			break
 		}
-		reps := g.cfg.Peers.Replicas(it.e.key, g.cfg.Replicas)
+		reps := g.cfg.Peers.Replicas(it.e.key(), g.cfg.Replicas)
 		mine, owner := false, len(reps) > 0 && reps[0] == nil
 		for _, p := range reps {
 			mine = mine || p == nil
 		}
 		switch {
-		case !it.e.written && !mine:
+		case !it.e.written() && !mine:
 			if g.removeIf(it.h, it.e) {
 				dropped++
 			}
-		case it.e.written && (!mine || owner) && !g.expired(it.e):
+		case it.e.written() && (!mine || owner) && !g.expired(it.e):
 			var dest []Peer
 			for _, p := range reps {
 				if p != nil {
@@ -279,7 +279,7 @@ func (g *Group) Rebalance(ctx context.Context, limit func(context.Context, int) 
 					b = &batch{peer: p}
 					batches[p.ID()] = b
 				}
-				size := len(it.e.key) + len(it.e.value) + recordOverhead
+				size := int(it.e.klen&keyLenMask) + int(it.e.vlen) + recordOverhead
 				if b.bytes+size > handoffBatchBytes || len(b.items) == handoffBatchRecords {
 					flush(b)
 				}

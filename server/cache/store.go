@@ -6,46 +6,17 @@ import (
 	"sync/atomic"
 )
 
-// EntryOverhead is the fixed cost, in bytes, that every entry adds to its
-// key and value when counted against a group's capacity.
-const EntryOverhead = 64
-
 const numShards = 64 // a power of two; shard is picked by the hash's top bits
-
-// entry is immutable once stored: a change stores a new entry, so readers
-// use an entry's fields without holding the shard lock.
-type entry struct {
-	key      string
-	value    []byte
-	expires  int64 // unix nanoseconds; 0 means never
-	cost     int64
-	version  uint64 // a written entry's version; 0 for a loaded one
-	epoch    uint64 // the view epoch in which the entry was stored or checked
-	negative bool   // a remembered not-found
-	written  bool   // from a Set or Delete (or a replica of one), not a load
-	tomb     bool   // a Delete's tombstone: reads miss, older records lose
-}
-
-// record returns e as a [Record].
-func (e *entry) record() Record {
-	return Record{Key: e.key, Value: e.value, Expires: unixTime(e.expires), Version: e.version, Tomb: e.tomb}
-}
-
-func (e *entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
-
-func entryCost(key string, value []byte) int64 {
-	return int64(len(key)+len(value)) + EntryOverhead
-}
 
 type shard struct {
 	mu   sync.RWMutex
-	m    map[uint64]*entry
+	m    index[*entry]
 	hits atomic.Int64  // counted here: the shard's line is hot on a hit anyway
 	seq  atomic.Uint64 // bumped by every Set, Delete and Purge in the shard
 	_    [24]byte      // keep shards on separate cache lines
 }
 
-// store is a sharded map from key hash to entry that keeps count of its
+// store is a sharded index from key hash to entry that keeps count of its
 // bytes and items. Reads take a shard's read lock; writes are made by the
 // group under its policy lock, so the byte count only changes there.
 type store struct {
@@ -57,8 +28,12 @@ type store struct {
 
 func newStore() *store {
 	s := &store{seed: maphash.MakeSeed()}
+	// An entry's hash is computed again from its key where the index
+	// needs it (moving it, or checking a victim named by hash): storing
+	// it would cost 8 bytes an entry.
+	hashOf := func(e *entry) uint64 { return s.hash(e.key()) }
 	for i := range s.shards {
-		s.shards[i].m = make(map[uint64]*entry)
+		s.shards[i].m.hashOf = hashOf
 	}
 	return s
 }
@@ -71,12 +46,11 @@ func (s *store) shard(h uint64) *shard { return &s.shards[h>>58] }
 func (s *store) get(key string, h uint64) *entry {
 	sh := s.shard(h)
 	sh.mu.RLock()
-	e := sh.m[h]
-	sh.mu.RUnlock()
-	if e == nil || e.key != key {
-		return nil
+	defer sh.mu.RUnlock()
+	if i := sh.m.findFunc(h, func(e *entry) bool { return e.key() == key }); i >= 0 {
+		return sh.m.vals[i]
 	}
-	return e
+	return nil
 }
 
 // peek returns the entry stored under h, whatever its key, or nil.
@@ -84,19 +58,19 @@ func (s *store) peek(h uint64) *entry {
 	sh := s.shard(h)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	return sh.m[h]
+	e, _ := sh.m.get(h)
+	return e
 }
 
 // put stores e under h and returns the entry it replaced, if any.
 func (s *store) put(h uint64, e *entry) *entry {
 	sh := s.shard(h)
 	sh.mu.Lock()
-	old := sh.m[h]
-	sh.m[h] = e
+	old, _ := sh.m.putAt(h, e)
 	sh.mu.Unlock()
-	delta := e.cost
+	delta := e.cost()
 	if old != nil {
-		delta -= old.cost
+		delta -= old.cost()
 	} else {
 		s.items.Add(1)
 	}
@@ -108,11 +82,10 @@ func (s *store) put(h uint64, e *entry) *entry {
 func (s *store) remove(h uint64) *entry {
 	sh := s.shard(h)
 	sh.mu.Lock()
-	e := sh.m[h]
-	delete(sh.m, h)
+	e, _ := sh.m.remove(h)
 	sh.mu.Unlock()
 	if e != nil {
-		s.bytes.Add(-e.cost)
+		s.bytes.Add(-e.cost())
 		s.items.Add(-1)
 	}
 	return e
@@ -124,10 +97,12 @@ func (s *store) any(start int, keep uint64) (uint64, bool) {
 	for i := range numShards {
 		sh := &s.shards[(start+i)%numShards]
 		sh.mu.RLock()
-		for h := range sh.m {
-			if h != keep {
-				sh.mu.RUnlock()
-				return h, true
+		for _, e := range sh.m.vals {
+			if e != nil {
+				if h := s.hash(e.key()); h != keep {
+					sh.mu.RUnlock()
+					return h, true
+				}
 			}
 		}
 		sh.mu.RUnlock()
@@ -136,13 +111,12 @@ func (s *store) any(start int, keep uint64) (uint64, bool) {
 }
 
 // each calls fn for every entry, one shard at a time under its read lock.
-func (s *store) each(fn func(h uint64, e *entry)) {
+// An entry's hash is s.hash(e.key()).
+func (s *store) each(fn func(e *entry)) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		for h, e := range sh.m {
-			fn(h, e)
-		}
+		sh.m.each(fn)
 		sh.mu.RUnlock()
 	}
 }

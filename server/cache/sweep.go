@@ -26,9 +26,9 @@ func (g *Group) sweepLoop(every time.Duration) {
 func (g *Group) Sweep() int {
 	now := g.now().UnixNano()
 	var expired []uint64
-	g.store.each(func(h uint64, e *entry) {
+	g.store.each(func(e *entry) {
 		if e.expired(now) {
-			expired = append(expired, h)
+			expired = append(expired, g.store.hash(e.key()))
 		}
 	})
 	if len(expired) == 0 {
