@@ -27,6 +27,9 @@ type Groups interface {
 type cacheService struct {
 	groups        Groups
 	maxValueBytes int64
+	maxBatchKeys  int
+	pipeDepth     int
+	limiter       *rateLimiter
 	now           func() time.Time
 }
 
