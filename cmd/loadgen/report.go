@@ -51,11 +51,21 @@ func (r *report) writeTable(w io.Writer) error {
 	if r.Note != "" {
 		fmt.Fprintf(w, "# %s\n", r.Note)
 	}
+	for _, x := range r.Rows {
+		if x.Distcache.Batch > 1 {
+			fmt.Fprintln(w, "# op/N: N keys per call (Redis: a pipeline of N commands); ops/s counts keys, latencies are per call")
+			break
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tprotocol\tcallers\tdistcache ops/s\tp50\tp99\tp99.9\terrors\tredis ops/s\tp50\tp99\tp99.9\terrors\tratio\t")
 	for _, x := range r.Rows {
 		d := x.Distcache
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t", d.Op, d.Protocol, d.Callers, cells(d))
+		op := d.Op
+		if d.Batch > 1 {
+			op = fmt.Sprintf("%s/%d", d.Op, d.Batch)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t", op, d.Protocol, d.Callers, cells(d))
 		if x.Redis != nil {
 			fmt.Fprintf(tw, "%s\t%.2fx\t\n", cells(*x.Redis), x.Ratio)
 		} else {

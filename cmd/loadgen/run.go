@@ -54,7 +54,7 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 				redis = &r
 			}
 			for _, p := range o.protocols {
-				d, err := w.runCell(ctx, nodes[p], op, c, o.warmup, o.duration)
+				d, err := w.runCell(ctx, nodes[p], op, c, o.batch, o.warmup, o.duration)
 				if err != nil {
 					return nil, err
 				}
@@ -76,7 +76,7 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 func runRedisCell(ctx context.Context, w *workload, o *options, addr, op string, callers int, progress io.Writer) (result, error) {
 	t := newRedisTarget(addr, callers)
 	defer t.Close()
-	r, err := w.runCell(ctx, t, op, callers, o.warmup, o.duration)
+	r, err := w.runCell(ctx, t, op, callers, o.batch, o.warmup, o.duration)
 	if err != nil {
 		return result{}, err
 	}

@@ -19,15 +19,19 @@ import (
 type target interface {
 	Get(ctx context.Context, key string) error
 	Set(ctx context.Context, key string, value []byte) error
+	// Batcher returns one caller's way of making a batched op (see
+	// batchOps) with value for the writes.
+	Batcher(ctx context.Context, op string, value []byte) (batcher, error)
 	Close()
 }
 
 // distcacheTarget calls one node's CacheService in one protocol, over one
 // HTTP/2 connection (h2c), as the Go client does.
 type distcacheTarget struct {
-	client distcachev1connect.CacheServiceClient
-	group  string
-	tr     *http.Transport
+	client   distcachev1connect.CacheServiceClient
+	group    string
+	protocol string
+	tr       *http.Transport
 }
 
 var _ target = (*distcacheTarget)(nil)
@@ -52,7 +56,7 @@ func newDistcacheTarget(baseURL, group, protocol string) (*distcacheTarget, erro
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	tr := &http.Transport{DialContext: dialer.DialContext, Protocols: &protocols}
 	client := distcachev1connect.NewCacheServiceClient(&http.Client{Transport: tr}, baseURL, opts...)
-	return &distcacheTarget{client: client, group: group, tr: tr}, nil
+	return &distcacheTarget{client: client, group: group, protocol: protocol, tr: tr}, nil
 }
 
 func (d *distcacheTarget) Get(ctx context.Context, key string) error {
