@@ -27,6 +27,7 @@ const DefaultMaxBatchKeys = 1000
 const (
 	maxKeyBytes   = 250
 	maxTTLSeconds = 365 * 24 * 3600
+	maxValueLimit = 64 << 20
 )
 
 // GetMany answers each key as Get would, in one call.
@@ -153,13 +154,38 @@ func validKeys[R any](group string, keys []string, results []R, setErr func(R, *
 // keyOK reports whether key passes the rules of a single call's key.
 func keyOK(key string) bool { return len(key) > 0 && len(key) <= maxKeyBytes }
 
+// groupOK reports whether name matches the rule of every request's group,
+// ^[a-z][a-z0-9_-]{0,62}$.
+func groupOK(name string) bool {
+	if len(name) == 0 || len(name) > 63 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ttlOK reports whether ttl passes the rules of a Set's ttl: absent, or 0
+// to 365 days.
+func ttlOK(ttl *durationpb.Duration) bool {
+	return ttl == nil || ttl.GetSeconds() >= 0 && ttl.GetNanos() >= 0 && ttl.GetNanos() < 1e9 &&
+		(ttl.GetSeconds() < maxTTLSeconds || ttl.GetSeconds() == maxTTLSeconds && ttl.GetNanos() == 0)
+}
+
+// setOK reports whether req passes the rules of SetRequest (the node's
+// own value limit is checked apart).
+func setOK(req *distcachev1.SetRequest) bool {
+	return groupOK(req.GetGroup()) && keyOK(req.GetKey()) && len(req.GetValue()) <= maxValueLimit && ttlOK(req.GetTtl())
+}
+
 // checkEntry checks one entry of a SetMany as a Set's request is checked:
 // its fields by the rules of SetRequest, its value by the node's limit.
 func (s *cacheService) checkEntry(group string, e *distcachev1.SetEntry) error {
 	ttl := e.GetTtl()
-	fast := keyOK(e.GetKey()) &&
-		(ttl == nil || ttl.GetSeconds() >= 0 && ttl.GetNanos() >= 0 && ttl.GetSeconds() < maxTTLSeconds && ttl.GetNanos() < 1e9)
-	if !fast {
+	if !keyOK(e.GetKey()) || !ttlOK(ttl) || len(e.GetValue()) > maxValueLimit {
 		single := &distcachev1.SetRequest{Group: group, Key: e.GetKey(), Value: e.GetValue(), Ttl: ttl}
 		if err := validationError(single); err != nil {
 			return err

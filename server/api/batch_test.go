@@ -12,6 +12,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
@@ -139,6 +140,30 @@ func TestBatchRulesMatchProto(t *testing.T) {
 		full := protovalidate.Validate(&distcachev1.GetRequest{Group: "g", Key: key})
 		if (full == nil) != keyOK(key) {
 			t.Errorf("key of %d bytes: protovalidate says %v, the batch check %v", len(key), full, keyOK(key))
+		}
+		for _, ttl := range ttls {
+			set := &distcachev1.SetRequest{Group: "g", Key: key, Ttl: ttl}
+			if full := protovalidate.Validate(set); (full == nil) != setOK(set) {
+				t.Errorf("Set of a %d-byte key, ttl %v: protovalidate says %v, the pipeline check %v", len(key), ttl, full, setOK(set))
+			}
+		}
+	}
+	for _, group := range []string{"", "g", "default", "a-b_c9", "A", "9a", "a.b", "é", strings.Repeat("a", 63), strings.Repeat("a", 64), "a b"} {
+		full := protovalidate.Validate(&distcachev1.GetRequest{Group: group, Key: "k"})
+		if (full == nil) != groupOK(group) {
+			t.Errorf("group %q: protovalidate says %v, the pipeline check %v", group, full, groupOK(group))
+		}
+		// The batch requests have no rule but the group's, whatever their
+		// keys and entries: prevalidated skips protovalidate for them.
+		long := strings.Repeat("k", 300)
+		for _, m := range []proto.Message{
+			&distcachev1.GetManyRequest{Group: group, Keys: []string{"", long}},
+			&distcachev1.DeleteManyRequest{Group: group, Keys: []string{"", long}},
+			&distcachev1.SetManyRequest{Group: group, Entries: []*distcachev1.SetEntry{{Key: long, Ttl: &durationpb.Duration{Seconds: -1}}}},
+		} {
+			if full := protovalidate.Validate(m); (full == nil) != groupOK(group) {
+				t.Errorf("%T of group %q: protovalidate says %v, prevalidated %v", m, group, full, groupOK(group))
+			}
 		}
 	}
 }

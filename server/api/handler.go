@@ -140,7 +140,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(otel, access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit, validate.NewInterceptor()),
+		connect.WithInterceptors(otel, access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit, prevalidated{validate.NewInterceptor()}),
 		limits,
 	}
 	mux := http.NewServeMux()
@@ -176,9 +176,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	// A pipeline is one long request body: only its messages are
 	// bounded.
 	bounded := http.MaxBytesHandler(mux, readLimit)
+	pipelined := withLazyFlush(mux)
 	body := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == distcachev1connect.CacheServicePipelineProcedure {
-			mux.ServeHTTP(w, r)
+			pipelined.ServeHTTP(w, r)
 			return
 		}
 		bounded.ServeHTTP(w, r)

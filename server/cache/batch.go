@@ -56,6 +56,16 @@ type BatchPeer interface {
 	RemoveMany(ctx context.Context, group string, keys []string) ([]error, error)
 }
 
+// GetCached answers key as [Group.Get] would when it can without
+// blocking: from this node's store (a key it owns, in an entry it trusts)
+// or a hot copy. hit is false when Get would have to load or fetch the
+// key; then nothing was counted, and Get answers it. The pipeline calls it
+// to answer hits without handing them to another goroutine.
+func (g *Group) GetCached(key string) (v Value, err error, hit bool) {
+	_, remote := g.route(key, false)
+	return g.cached(key, g.store.hash(key), remote)
+}
+
 // ownerBatch is the keys of a batch one remote owner answers.
 type ownerBatch struct {
 	peer Peer
