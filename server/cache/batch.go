@@ -13,9 +13,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// batchParallel bounds the keys of one batch that block at once (loads,
-// fetches around an owner that does not answer, writes as owner).
-const batchParallel = 64
+// BatchParallel bounds the keys of one batch that block at once on a node
+// (loads, fetches around an owner that does not answer, writes as owner):
+// a batch of n keys may take ceil(n/BatchParallel) times as long as one
+// key's call.
+const BatchParallel = 64
 
 // Result is one key's answer in [Group.GetMany]: what [Group.Get] would
 // have returned for it.
@@ -89,7 +91,7 @@ func (b *batchByOwner) add(owner Peer, i int, h uint64) {
 	ob.hash = append(ob.hash, h)
 }
 
-// each calls fn(0) ... fn(n-1), on up to batchParallel goroutines unless
+// each calls fn(0) ... fn(n-1), on up to BatchParallel goroutines unless
 // inline (then in order, on this one), and returns when all returned.
 func each(n int, inline bool, fn func(int)) {
 	if inline || n <= 1 {
@@ -100,7 +102,7 @@ func each(n int, inline bool, fn func(int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(n, batchParallel) {
+	for range min(n, BatchParallel) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				fn(i)

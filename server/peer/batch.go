@@ -84,10 +84,17 @@ func (s *Service) RemoveMany(ctx context.Context, req *connect.Request[distcache
 
 var _ cache.BatchPeer = (*Remote)(nil)
 
+// rounds is how many keys' calls in turn a batch of n keys may take on
+// the owner, which runs [cache.BatchParallel] at once.
+func rounds(n int) time.Duration {
+	return time.Duration((n + cache.BatchParallel - 1) / cache.BatchParallel)
+}
+
 // FetchMany implements [cache.BatchPeer]: one FetchMany call, bounded by
-// the peer timeout as a Fetch is.
+// the peer timeout as a Fetch is, once per round of keys the owner may
+// have to load in turn.
 func (p *Remote) FetchMany(ctx context.Context, group string, keys []string, holder string) ([]cache.Fetched, error) {
-	cctx, cancel := context.WithTimeout(ctx, p.c.timeout)
+	cctx, cancel := context.WithTimeout(ctx, p.c.timeout*rounds(len(keys)))
 	defer cancel()
 	req := &distcachev1.FetchManyRequest{Group: group, Keys: keys, Holder: holder}
 	res, err := p.c.client(p.member.Addr).FetchMany(cctx, connect.NewRequest(req))
@@ -115,9 +122,9 @@ func (p *Remote) FetchMany(ctx context.Context, group string, keys []string, hol
 }
 
 // StoreMany implements [cache.BatchPeer]: one StoreMany call, bounded by
-// the write timeout as a Store is.
+// the write timeout as a Store is, once per round of keys.
 func (p *Remote) StoreMany(ctx context.Context, group string, entries []cache.Entry) ([]error, error) {
-	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout)
+	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout*rounds(len(entries)))
 	defer cancel()
 	req := &distcachev1.StoreManyRequest{Group: group, Entries: make([]*distcachev1.SetEntry, len(entries))}
 	for i, e := range entries {
@@ -134,9 +141,9 @@ func (p *Remote) StoreMany(ctx context.Context, group string, entries []cache.En
 }
 
 // RemoveMany implements [cache.BatchPeer]: one RemoveMany call, bounded
-// by the write timeout as a Remove is.
+// by the write timeout as a Remove is, once per round of keys.
 func (p *Remote) RemoveMany(ctx context.Context, group string, keys []string) ([]error, error) {
-	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout)
+	cctx, cancel := context.WithTimeout(ctx, p.c.writeTimeout*rounds(len(keys)))
 	defer cancel()
 	res, err := p.c.client(p.member.Addr).RemoveMany(cctx, connect.NewRequest(&distcachev1.RemoveManyRequest{Group: group, Keys: keys}))
 	if err != nil {
