@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
@@ -61,9 +60,6 @@ func (d *distcacheTarget) Batcher(ctx context.Context, op string, value []byte) 
 			return nil
 		}), nil
 	case "pipeline":
-		if d.protocol == "grpcweb" {
-			return nil, errors.New("pipeline: gRPC-Web cannot carry a bidirectional stream; use -protocols grpc,connect")
-		}
 		// The stream does not carry the cell's deadline (see
 		// caller.loop): the caller closes it when the cell ends.
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -20,10 +20,10 @@ var ErrPipelineClosed = errors.New("distcache: pipeline closed")
 // next. The node runs a bounded number of them at once and answers each
 // as soon as it is done, so answers may arrive in another order than the
 // calls; calls on one key that must apply in order should wait for the
-// earlier one's answer. It needs HTTP/2: the gRPC protocol (the default)
-// or Connect over HTTP/2; gRPC-Web cannot carry it. Calls are not retried
-// and not routed to owners: the node forwards them. It is safe for
-// concurrent use; Close it when done.
+// earlier one's answer. It needs HTTP/2, which the client's transport
+// speaks in every protocol. Calls are not retried and not routed to
+// owners: the node forwards them. It is safe for concurrent use; Close it
+// when done.
 type Pipeline struct {
 	stream *connect.BidiStreamForClient[distcachev1.PipelineRequest, distcachev1.PipelineResponse]
 	done   chan struct{} // closed when the receiver exits
