@@ -423,3 +423,43 @@ func wantViolation(t *testing.T, e *distcachev1.KeyError, field, rule string) {
 	}
 	t.Errorf("error %v has no violation of %s by rule %s", e, field, rule)
 }
+
+// TestBatchRateLimit checks that a batch takes a token per key from its
+// group's bucket, and that each call of a pipeline takes one, refused
+// alone with resource_exhausted.
+func TestBatchRateLimit(t *testing.T) {
+	s := serveRateLimited(t, Tokens{})
+	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
+	c := distcachev1connect.NewCacheServiceClient(h2c, "http://"+s.addr, connect.WithGRPC())
+	ctx := context.Background()
+	keys := make([]string, rlBurst-1)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	if _, err := c.GetMany(ctx, connect.NewRequest(&distcachev1.GetManyRequest{Group: "limited", Keys: keys})); err != nil {
+		t.Fatalf("a batch of burst-1 keys: %v", err)
+	}
+	if _, err := c.GetMany(ctx, connect.NewRequest(&distcachev1.GetManyRequest{Group: "limited", Keys: keys[:2]})); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("2 more keys with 1 token left: %v, want resource_exhausted", err)
+	}
+	if _, err := c.GetMany(ctx, connect.NewRequest(&distcachev1.GetManyRequest{Group: "free", Keys: keys})); err != nil {
+		t.Fatalf("a group without a limit: %v", err)
+	}
+	stream := c.Pipeline(ctx)
+	defer stream.CloseResponse()
+	for id := range 3 {
+		_ = stream.Send(&distcachev1.PipelineRequest{Id: uint64(id), Call: &distcachev1.PipelineRequest_Get{Get: &distcachev1.GetRequest{Group: "limited", Key: "k"}}})
+	}
+	_ = stream.CloseRequest()
+	codes := map[string]int{}
+	for range 3 {
+		res, err := stream.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[res.GetError().GetCode()]++
+	}
+	if codes["resource_exhausted"] != 2 || codes["not_found"] != 1 {
+		t.Errorf("pipeline answers by code %v, want 1 not_found (the last token) and 2 resource_exhausted", codes)
+	}
+}
