@@ -173,6 +173,8 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{[]string{"-protocols", "grpc,http3"}, "-protocols"},
 		{[]string{"-ops", "delete"}, "-ops"},
+		{[]string{"-batch", "0"}, "-batch"},
+		{[]string{"-batch", "1001"}, "-batch"},
 		{[]string{"-c", "0"}, "-c"},
 		{[]string{"-c", "16,lots"}, "-c"},
 		{[]string{"-d", "0s"}, "-d"},
