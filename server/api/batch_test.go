@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
@@ -461,5 +462,26 @@ func TestBatchRateLimit(t *testing.T) {
 	}
 	if codes["resource_exhausted"] != 2 || codes["not_found"] != 1 {
 		t.Errorf("pipeline answers by code %v, want 1 not_found (the last token) and 2 resource_exhausted", codes)
+	}
+}
+
+// TestPipelineOutlivesBodyTimeout keeps a pipeline busy for several body
+// timeouts: the node's cut-off for slow request bodies does not apply to
+// it, as to no streaming call.
+func TestPipelineOutlivesBodyTimeout(t *testing.T) {
+	const bodyTimeout = 100 * time.Millisecond
+	addr, _ := serveGroup(t, Config{}, ServeOptions{BodyTimeout: bodyTimeout})
+	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
+	c := distcachev1connect.NewCacheServiceClient(h2c, "http://"+addr, connect.WithGRPC())
+	stream := c.Pipeline(context.Background())
+	defer stream.CloseResponse()
+	for id, start := uint64(0), time.Now(); time.Since(start) < 5*bodyTimeout; id++ {
+		if err := stream.Send(&distcachev1.PipelineRequest{Id: id, Call: &distcachev1.PipelineRequest_Set{
+			Set: &distcachev1.SetRequest{Group: "g", Key: "k", Value: []byte("v")}}}); err != nil {
+			t.Fatalf("send %d after %v: %v", id, time.Since(start), err)
+		}
+		if res, err := stream.Receive(); err != nil || res.GetId() != id || res.GetError() != nil {
+			t.Fatalf("answer %d after %v: %v, %v", id, time.Since(start), res, err)
+		}
 	}
 }
