@@ -93,6 +93,37 @@ func curlCases(key string) []curlCase {
 		{"ListServices", "", []string{"--list-services"}, false, wantListing(publicServices)},
 		{"ListMethods", "", []string{"--list-methods"}, false, wantListing(publicMethods)},
 		{"InvalidKey", get, data(`{"group":"default","key":""}`), false, wantError("invalid_argument", "key")},
+		{"GetMany", "distcache.v1.CacheService/GetMany", data(`{"group":"default","keys":["hello",""]}`), false,
+			func(t *testing.T, r curlResult) { wantJSON(t, r) }},
+		{"Pipeline", "distcache.v1.CacheService/Pipeline",
+			data(`{"id":"1","get":{"group":"default","key":"hello"}} {"id":"2","get":{"group":"default","key":""}}`), false, wantAnswers},
+	}
+}
+
+// wantAnswers checks that r is a pipeline's answers: JSON messages, each
+// with an id, one of them an invalid_argument.
+func wantAnswers(t *testing.T, r curlResult) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", r.code, r.stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	n, bad := 0, 0
+	for dec.More() {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("answer %d: %v in\n%s", n, err, r.stdout)
+		}
+		if _, ok := m["id"]; !ok {
+			t.Errorf("answer without an id: %v", m)
+		}
+		if e, ok := m["error"].(map[string]any); ok && e["code"] == "invalid_argument" {
+			bad++
+		}
+		n++
+	}
+	if n < 2 || bad != 1 {
+		t.Errorf("%d answers, %d invalid_argument; want several and 1:\n%s", n, bad, r.stdout)
 	}
 }
 
@@ -207,6 +238,8 @@ var (
 	publicMethods = []string{
 		"distcache.v1.CacheService/Get", "distcache.v1.CacheService/Set",
 		"distcache.v1.CacheService/Delete",
+		"distcache.v1.CacheService/GetMany", "distcache.v1.CacheService/SetMany",
+		"distcache.v1.CacheService/DeleteMany", "distcache.v1.CacheService/Pipeline",
 		"distcache.v1.AdminService/GetStats", "distcache.v1.AdminService/Purge",
 		"distcache.v1.AdminService/ListPlugins", "distcache.v1.AdminService/SetGroupPolicy",
 		"distcache.v1.ClusterService/ListMembers", "distcache.v1.ClusterService/Owner",
@@ -470,6 +503,8 @@ func recipeCheck(line string) (func(*testing.T, curlResult), bool) {
 		return wantField("status", "SERVING"), true
 	case strings.Contains(line, "/distcache.v1.AdminService/SetGroupPolicy"):
 		return wantError("failed_precondition", "not loaded"), false
+	case strings.Contains(line, "/distcache.v1.CacheService/Pipeline"):
+		return wantAnswers, false
 	}
 	return func(t *testing.T, r curlResult) { wantJSON(t, r) }, false
 }

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -93,6 +94,9 @@ type histOp struct {
 	Err     string  `json:"err,omitempty"` // the error (outError)
 	// Final is false when the worker retried the call after this attempt.
 	Final bool `json:"final"`
+	// Batch is set when the attempt was one key of a GetMany, SetMany or
+	// DeleteMany: Call and Return are the batch's.
+	Batch bool `json:"batch,omitempty"`
 }
 
 func (o histOp) String() string {
@@ -410,9 +414,16 @@ func checkLinearizable(history []histOp, timeout time.Duration) linResult {
 	ops := toPorcupine(history)
 	parts := kvModel.Partition(ops)
 	results := make([]porcupine.CheckResult, len(parts))
+	// timeout is each key's budget of CPU: at most GOMAXPROCS checks run
+	// at once, so that on a small machine the keys do not share it.
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for i, p := range parts {
-		wg.Go(func() { results[i] = porcupine.CheckOperationsTimeout(kvModel, p, timeout) })
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			results[i] = porcupine.CheckOperationsTimeout(kvModel, p, timeout)
+		})
 	}
 	wg.Wait()
 	r := linResult{result: porcupine.Ok}

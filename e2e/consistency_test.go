@@ -44,6 +44,8 @@ const (
 	chaosBudget   = 100 * time.Second // faults and load; the check comes after
 	checkTimeout  = 15 * time.Second  // porcupine, per key
 	showAnomalies = 12                // anomalies logged in full
+	batchShare    = 3                 // in 10 calls are batches (GetMany, SetMany, DeleteMany)
+	chaosBatchMax = 4                 // keys in a batch: 2 to this
 )
 
 // chaosGroupsFile is the nodes' --config: one group, big enough that
@@ -255,6 +257,12 @@ func (r *chaosRun) work(w int, stop <-chan struct{}) []histOp {
 			kind = opSet
 		}
 		ts := *r.targets.Load()
+		if rng.IntN(10) < batchShare {
+			keys := rng.Perm(chaosKeys)[:2+rng.IntN(chaosBatchMax-1)]
+			ops = append(ops, r.workBatch(w, seq, kind, keys, ts, avoid)...)
+			r.calls.Add(1)
+			continue
+		}
 		for attempt := range callAttempts {
 			tg := nextTarget(ts, w+seq+attempt, avoid)
 			op := r.call(tg, w, kind, chaosKey(k), fmt.Sprintf("w%d-%d", w, seq))
@@ -272,6 +280,105 @@ func (r *chaosRun) work(w int, stop <-chan struct{}) []histOp {
 			time.Sleep(retryBackoff * time.Duration(attempt+1))
 		}
 		r.calls.Add(1)
+	}
+	return ops
+}
+
+// workBatch is one batch call of worker w: kind on keys (distinct), each
+// key one operation of the history with the batch's call and return
+// times. Keys that failed are retried together on the following nodes,
+// as a single call is.
+func (r *chaosRun) workBatch(w, seq int, kind opKind, keys []int, ts []chaosTarget, avoid map[string]time.Time) []histOp {
+	var ops []histOp
+	value := fmt.Sprintf("w%d-%d", w, seq)
+	for attempt := range callAttempts {
+		tg := nextTarget(ts, w+seq+attempt, avoid)
+		var retry []int
+		for i, op := range r.callBatch(tg, w, kind, keys, value) {
+			op.Final = op.Outcome != outError || attempt == callAttempts-1
+			ops = append(ops, op)
+			if op.Outcome == outError {
+				retry = append(retry, keys[i])
+			}
+			if op.Final && kind == opSet && op.Outcome == outOK {
+				r.ackedSets[keys[i]].Add(1)
+			}
+		}
+		if len(retry) == 0 || attempt == callAttempts-1 {
+			break
+		}
+		avoid[tg.id] = time.Now().Add(avoidFor)
+		keys = retry
+		time.Sleep(retryBackoff * time.Duration(attempt+1))
+	}
+	return ops
+}
+
+// callBatch makes one attempt of worker w's batch call on tg and records
+// each key's answer as an operation.
+func (r *chaosRun) callBatch(tg chaosTarget, w int, kind opKind, keys []int, value string) []histOp {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	c := tg.clients[w%2]
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = chaosKey(k)
+	}
+	call := r.now()
+	var errs []*distcachev1.KeyError
+	var values [][]byte
+	var err error
+	switch kind {
+	case opGet:
+		var res *connect.Response[distcachev1.GetManyResponse]
+		if res, err = c.GetMany(ctx, connect.NewRequest(&distcachev1.GetManyRequest{Group: chaosGroup, Keys: names})); err == nil {
+			for _, x := range res.Msg.GetResults() {
+				errs, values = append(errs, x.GetError()), append(values, x.GetValue())
+			}
+		}
+	case opSet:
+		entries := make([]*distcachev1.SetEntry, len(names))
+		for i, n := range names {
+			entries[i] = &distcachev1.SetEntry{Key: n, Value: []byte(value)}
+		}
+		var res *connect.Response[distcachev1.SetManyResponse]
+		if res, err = c.SetMany(ctx, connect.NewRequest(&distcachev1.SetManyRequest{Group: chaosGroup, Entries: entries})); err == nil {
+			for _, x := range res.Msg.GetResults() {
+				errs = append(errs, x.GetError())
+			}
+		}
+	case opDelete:
+		var res *connect.Response[distcachev1.DeleteManyResponse]
+		if res, err = c.DeleteMany(ctx, connect.NewRequest(&distcachev1.DeleteManyRequest{Group: chaosGroup, Keys: names})); err == nil {
+			for _, x := range res.Msg.GetResults() {
+				errs = append(errs, x.GetError())
+			}
+		}
+	}
+	ret := r.now()
+	if err == nil && len(errs) != len(keys) {
+		err = fmt.Errorf("%d results for %d keys", len(errs), len(keys))
+	}
+	ops := make([]histOp, len(keys))
+	for i, name := range names {
+		op := histOp{Worker: w, Node: tg.id, Kind: kind, Key: name, Call: call, Return: ret, Batch: true}
+		if kind == opSet {
+			op.Value = value
+		}
+		switch {
+		case err != nil:
+			op.Outcome, op.Err = outError, shortErr(err)
+		case errs[i] == nil:
+			op.Outcome = outOK
+			if kind == opGet {
+				op.Value = string(values[i])
+			}
+		case kind == opGet && errs[i].GetCode() == "not_found":
+			op.Outcome = outNotFound
+		default:
+			op.Outcome, op.Err = outError, errs[i].GetCode()+": "+errs[i].GetMessage()
+		}
+		ops[i] = op
 	}
 	return ops
 }
@@ -605,6 +712,13 @@ func (r *chaosRun) writeSummary(b *strings.Builder, history []histOp, anomalies 
 		c := counts[k]
 		fmt.Fprintf(b, "  %-7s %7d %9d %17d %8d\n", k, c.ok, c.notFound, c.errLeft, c.retried)
 	}
+	batched := 0
+	for _, o := range history {
+		if o.Batch && o.Final {
+			batched++
+		}
+	}
+	fmt.Fprintf(b, "  of the calls, %d were keys of batches (GetMany, SetMany, DeleteMany)\n", batched)
 	fmt.Fprintf(b, "  %-16s %8s %6s %6s %6s %8s %6s\n", "phase", "from", "calls", "stale", "lost", "phantom", "errors")
 	sum := phaseStats{}
 	for _, p := range r.phases() {

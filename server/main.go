@@ -43,6 +43,7 @@ type flags struct {
 	pluginMaxBytes            int64
 	pluginCacheMaxBytes       int64
 	maxValueBytes             int64
+	maxBatchKeys              int
 	adminToken, corsOrigins   string
 	tokensFile, clientCA      string
 	traceStdout               bool
@@ -75,6 +76,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.Int64Var(&f.pluginMaxBytes, "plugin-max-bytes", 64<<20, "largest plugin file read from --plugins; a larger one, or one that is not a regular file, is refused")
 	fs.Int64Var(&f.pluginCacheMaxBytes, "plugin-cache-max-bytes", 512<<20, "bound on --plugin-cache; the least recently used compiled plugins are deleted past it")
 	fs.Int64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "largest value a Set may carry, at most 64 MiB")
+	fs.IntVar(&f.maxBatchKeys, "max-batch-keys", 1000, "most keys one GetMany, SetMany or DeleteMany may carry, 1 to 100000")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for mutating admin calls; empty refuses them")
 	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of data-plane tokens, one \"SCOPES TOKEN\" a line (scopes: read, write, admin); every public call then needs a token with its scope")
 	fs.StringVar(&f.clientCA, "client-ca", "", "with --tls-cert: CA bundle (PEM) that every client's certificate must be signed by (mutual TLS on the public port)")
@@ -124,6 +126,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if f.pluginCacheMaxBytes < 1 {
 		return nil, fmt.Errorf("--plugin-cache-max-bytes %d must be at least 1", f.pluginCacheMaxBytes)
+	}
+	if f.maxBatchKeys < 1 || f.maxBatchKeys > 100_000 {
+		return nil, fmt.Errorf("--max-batch-keys %d must be between 1 and 100000", f.maxBatchKeys)
 	}
 	if f.maxValueBytes < 1 || f.maxValueBytes > maxValueLimit {
 		return nil, fmt.Errorf("--max-value-bytes %d must be between 1 and %d", f.maxValueBytes, maxValueLimit)
@@ -192,6 +197,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		PluginCacheDir:  f.pluginCache,
 		PluginMemoryMiB: f.pluginMemoryMiB,
 		MaxValueBytes:   f.maxValueBytes,
+		MaxBatchKeys:    f.maxBatchKeys,
 		AdminToken:      f.adminToken,
 		TokensFile:      f.tokensFile,
 		ShutdownGrace:   f.shutdownGrace,

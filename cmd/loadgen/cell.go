@@ -25,10 +25,11 @@ type result struct {
 	Protocol  string  `json:"protocol"` // a knownProtocols value, or "resp" for Redis
 	Op        string  `json:"op"`
 	Callers   int     `json:"callers"`
-	Seconds   float64 `json:"seconds"` // measured time
-	Ops       int64   `json:"ops"`     // successful calls in the measured time
-	Errors    int64   `json:"errors"`  // failed calls in the measured time
-	OpsPerSec float64 `json:"ops_per_sec"`
+	Seconds   float64 `json:"seconds"`     // measured time
+	Batch     int     `json:"batch"`       // keys per call: 1, or -batch for the batched ops
+	Ops       int64   `json:"ops"`         // keys of successful calls in the measured time
+	Errors    int64   `json:"errors"`      // failed calls in the measured time
+	OpsPerSec float64 `json:"ops_per_sec"` // keys per second
 	P50us     int64   `json:"p50_us"`
 	P99us     int64   `json:"p99_us"`
 	P999us    int64   `json:"p999_us"`
@@ -105,11 +106,12 @@ type caller struct {
 
 // runCell runs op against t with callers goroutines in a closed loop: an
 // unmeasured warm-up, then measure. Each goroutine issues its next call as
-// soon as the last one returns, on a key drawn uniformly at random.
-func (w *workload) runCell(ctx context.Context, t target, op string, callers int, warmup, measure time.Duration) (result, error) {
-	call := t.Get
-	if op == "set" {
-		call = func(ctx context.Context, key string) error { return t.Set(ctx, key, w.value) }
+// soon as the last one returns, on keys drawn uniformly at random: one
+// key for get and set, batch keys for the batched ops (see batchOps),
+// whose ops count keys and whose latencies are of whole batches.
+func (w *workload) runCell(ctx context.Context, t target, op string, callers, batch int, warmup, measure time.Duration) (result, error) {
+	if !batchOps[op] {
+		batch = 1
 	}
 	begin := time.Now()
 	from, until := begin.Add(warmup), begin.Add(warmup+measure)
@@ -121,19 +123,50 @@ func (w *workload) runCell(ctx context.Context, t target, op string, callers int
 		c := &caller{hist: hdrhistogram.New(histMin, histMax, histSigFigs)}
 		tallies[i] = c
 		rng := rand.New(rand.NewPCG(uint64(i), uint64(begin.UnixNano())))
-		wg.Go(func() { c.loop(ctx, call, w.keys, rng, from, until) })
+		call, done, err := w.callFor(ctx, t, op)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return result{}, err
+		}
+		wg.Go(func() {
+			defer done()
+			c.loop(ctx, call, w.keys, batch, rng, from, until)
+		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return result{}, err
 	}
-	return merge(tallies, op, callers, measure), nil
+	r := merge(tallies, op, callers, measure)
+	r.Batch = batch
+	return r, nil
+}
+
+// callFor returns one caller's call of op on t, and what to run when the
+// caller is done with it.
+func (w *workload) callFor(ctx context.Context, t target, op string) (func(context.Context, []string) error, func(), error) {
+	switch op {
+	case "get":
+		return func(ctx context.Context, keys []string) error { return t.Get(ctx, keys[0]) }, func() {}, nil
+	case "set":
+		return func(ctx context.Context, keys []string) error { return t.Set(ctx, keys[0], w.value) }, func() {}, nil
+	}
+	b, err := t.Batcher(ctx, op, w.value)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.Do, b.Close, nil
 }
 
 // loop calls until the deadline, counting only calls that start at or
 // after from; a call cut short by the deadline is not counted at all.
-func (c *caller) loop(ctx context.Context, call func(context.Context, string) error, keys []string, rng *rand.Rand, from, until time.Time) {
+func (c *caller) loop(ctx context.Context, call func(context.Context, []string) error, keys []string, batch int, rng *rand.Rand, from, until time.Time) {
+	picked := make([]string, batch)
 	for n := int64(0); n < maxOpsPerCell; n++ {
+		for i := range picked {
+			picked[i] = keys[rng.IntN(len(keys))]
+		}
 		start := time.Now()
 		if !start.Before(until) {
 			return
@@ -143,7 +176,7 @@ func (c *caller) loop(ctx context.Context, call func(context.Context, string) er
 		// moment before the deadline passes here. A call still running
 		// at the deadline is not counted.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
-		err := call(cctx, keys[rng.IntN(len(keys))])
+		err := call(cctx, picked)
 		cancel()
 		if ctx.Err() != nil || !time.Now().Before(until) {
 			return
@@ -158,7 +191,7 @@ func (c *caller) loop(ctx context.Context, call func(context.Context, string) er
 		}
 		us := time.Since(start).Microseconds()
 		c.hist.RecordValue(min(max(us, histMin), histMax))
-		c.ops++
+		c.ops += int64(batch)
 	}
 }
 

@@ -50,3 +50,64 @@ func (g *grpcGoTarget) Set(ctx context.Context, key string, value []byte) error 
 }
 
 func (g *grpcGoTarget) Close() { g.conn.Close() }
+
+// Batcher implements target with the same calls as distcacheTarget's,
+// made by grpc-go.
+func (g *grpcGoTarget) Batcher(ctx context.Context, op string, value []byte) (batcher, error) {
+	switch op {
+	case "getmany":
+		return batcherFunc(func(ctx context.Context, keys []string) error {
+			res := new(distcachev1.GetManyResponse)
+			err := g.conn.Invoke(ctx, distcachev1connect.CacheServiceGetManyProcedure,
+				&distcachev1.GetManyRequest{Group: g.group, Keys: keys}, res)
+			if err != nil {
+				return err
+			}
+			for i, r := range res.GetResults() {
+				if e := r.GetError(); e != nil {
+					return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
+				}
+			}
+			return nil
+		}), nil
+	case "setmany":
+		return batcherFunc(func(ctx context.Context, keys []string) error {
+			req := &distcachev1.SetManyRequest{Group: g.group, Entries: make([]*distcachev1.SetEntry, len(keys))}
+			for i, k := range keys {
+				req.Entries[i] = &distcachev1.SetEntry{Key: k, Value: value}
+			}
+			res := new(distcachev1.SetManyResponse)
+			if err := g.conn.Invoke(ctx, distcachev1connect.CacheServiceSetManyProcedure, req, res); err != nil {
+				return err
+			}
+			for i, r := range res.GetResults() {
+				if e := r.GetError(); e != nil {
+					return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
+				}
+			}
+			return nil
+		}), nil
+	case "pipeline":
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s, err := g.conn.NewStream(sctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true},
+			distcachev1connect.CacheServicePipelineProcedure)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &pipeBatcher{stream: grpcPipe{s}, cancel: cancel, group: g.group}, nil
+	}
+	return nil, fmt.Errorf("op %q is not a batched op", op)
+}
+
+// grpcPipe is grpc-go's Pipeline stream.
+type grpcPipe struct{ s grpc.ClientStream }
+
+func (p grpcPipe) Send(req *distcachev1.PipelineRequest) error { return p.s.SendMsg(req) }
+
+func (p grpcPipe) Receive() (*distcachev1.PipelineResponse, error) {
+	res := new(distcachev1.PipelineResponse)
+	return res, p.s.RecvMsg(res)
+}
+
+func (p grpcPipe) Close() { _ = p.s.CloseSend() }

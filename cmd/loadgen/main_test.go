@@ -91,7 +91,7 @@ func TestLoadAgainstNode(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
 	}
 	i := 0
-	for _, op := range knownOps {
+	for _, op := range defaultOps {
 		for _, c := range []int{2, 4} {
 			for _, p := range knownProtocols {
 				row := rep.Rows[i]
@@ -128,7 +128,7 @@ func TestLoadBesideRedis(t *testing.T) {
 	if len(rep.Rows) != 2 || rep.Redis != "started" {
 		t.Fatalf("%d rows, redis %q; want 2 rows, redis started", len(rep.Rows), rep.Redis)
 	}
-	for i, op := range knownOps {
+	for i, op := range defaultOps {
 		row := rep.Rows[i]
 		checkSane(t, row.Distcache, "distcache", op, 4)
 		if row.Redis == nil {
@@ -173,6 +173,8 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{[]string{"-protocols", "grpc,http3"}, "-protocols"},
 		{[]string{"-ops", "delete"}, "-ops"},
+		{[]string{"-batch", "0"}, "-batch"},
+		{[]string{"-batch", "1001"}, "-batch"},
 		{[]string{"-c", "0"}, "-c"},
 		{[]string{"-c", "16,lots"}, "-c"},
 		{[]string{"-d", "0s"}, "-d"},
@@ -189,5 +191,32 @@ func TestBadFlags(t *testing.T) {
 				t.Errorf("run(%q) = %v, want an error naming %s", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestBatchedOps runs the batched ops briefly against an in-process node
+// and beside Redis when it is installed: each cell counts keys.
+func TestBatchedOps(t *testing.T) {
+	url := startTestNode(t)
+	redis := "off"
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		redis = "auto"
+	}
+	rep := runJSON(t, "-addr", url, "-redis", redis, "-d", "300ms", "-warmup", "50ms", "-c", "2",
+		"-keys", "100", "-protocols", "grpc,connect", "-ops", "getmany,setmany,pipeline", "-batch", "8")
+	if len(rep.Rows) != 6 {
+		t.Fatalf("%d rows, want 6", len(rep.Rows))
+	}
+	for _, row := range rep.Rows {
+		checkSane(t, row.Distcache, "distcache", row.Distcache.Op, 2)
+		if row.Distcache.Batch != 8 || row.Distcache.Ops%8 != 0 {
+			t.Errorf("%s %s: batch %d, %d keys; want batches of 8", row.Distcache.Op, row.Distcache.Protocol, row.Distcache.Batch, row.Distcache.Ops)
+		}
+		if redis == "auto" {
+			if row.Redis == nil {
+				t.Fatalf("%s: no Redis cell", row.Distcache.Op)
+			}
+			checkSane(t, *row.Redis, "redis", row.Distcache.Op, 2)
+		}
 	}
 }

@@ -33,6 +33,7 @@ type options struct {
 	keys      int           // -keys
 	value     int           // -value: bytes per value
 	ops       []string      // -ops
+	batch     int           // -batch: keys per batched call
 	redis     string        // -redis: auto, off or host:port
 	pin       bool          // -pin
 	json      bool          // -json
@@ -41,8 +42,23 @@ type options struct {
 // knownProtocols are the -protocols values, in the order cells run.
 var knownProtocols = []string{"grpc-go", "grpc", "connect", "connect-json", "grpcweb"}
 
-// knownOps are the -ops values.
-var knownOps = []string{"get", "set"}
+// knownOps are the -ops values: single-key calls, then the batched ones
+// (see batchOps).
+var knownOps = []string{"get", "set", "getmany", "setmany", "pipeline"}
+
+// defaultOps are the ops run without -ops.
+var defaultOps = []string{"get", "set"}
+
+// batchOps are the ops whose every call carries -batch keys: getmany and
+// setmany (one GetMany or SetMany; on Redis a go-redis pipeline of as many
+// GETs or SETs) and pipeline (that many Gets sent on the caller's own
+// Pipeline stream before their answers are read; on Redis the same
+// go-redis pipeline of GETs), so a cell's ops/s counts keys, as
+// redis-benchmark -P counts requests.
+var batchOps = map[string]bool{"getmany": true, "setmany": true, "pipeline": true}
+
+// maxBatch bounds -batch: the node's default --max-batch-keys.
+const maxBatch = 1000
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -59,7 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each cell")
 	fs.IntVar(&o.keys, "keys", 10_000, "number of distinct keys, all preloaded")
 	fs.IntVar(&o.value, "value", 100, "value size in bytes")
-	fs.StringVar(&ops, "ops", "get,set", "comma-separated operations: get, set")
+	fs.StringVar(&ops, "ops", strings.Join(defaultOps, ","), "comma-separated operations: "+strings.Join(knownOps, ", "))
+	fs.IntVar(&o.batch, "batch", 16, "keys per call of getmany and setmany, and calls in flight per pipeline (1 to 1000)")
 	fs.StringVar(&o.redis, "redis", "auto", "auto (start redis-server if it is on PATH), off, or host:port of a running Redis")
 	fs.BoolVar(&o.pin, "pin", false, "with taskset and 2+ CPUs: pin started servers to one CPU and this process to another")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON instead of a table")
@@ -92,6 +109,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("-keys %d must be between 1 and %d", o.keys, maxKeys)
 	case o.value < 1 || o.value > maxValueBytes:
 		return fmt.Errorf("-value %d must be between 1 and %d", o.value, maxValueBytes)
+	case o.batch < 1 || o.batch > maxBatch:
+		return fmt.Errorf("-batch %d must be between 1 and %d", o.batch, maxBatch)
 	case o.group == "":
 		return fmt.Errorf("-group must not be empty")
 	case o.redis == "":

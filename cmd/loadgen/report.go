@@ -54,11 +54,21 @@ func (r *report) writeTable(w io.Writer) error {
 	if r.Note != "" {
 		fmt.Fprintf(w, "# %s\n", r.Note)
 	}
+	for _, x := range r.Rows {
+		if x.Distcache.Batch > 1 {
+			fmt.Fprintln(w, "# op/N: N keys per call (Redis: a pipeline of N commands); ops/s, cpu/op and allocs/op count keys, latencies are per call")
+			break
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tprotocol\tcallers\tdistcache ops/s\tp50\tp99\tp99.9\terrors\tcpu/op\tallocs/op\tredis ops/s\tp50\tp99\tp99.9\terrors\tcpu/op\tratio\tcpu ratio\t")
 	for _, x := range r.Rows {
 		d := x.Distcache
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%.0f\t", d.Op, d.Protocol, d.Callers, cells(d), cpuCell(d.ServerCPUus), d.ServerAllocs)
+		op := d.Op
+		if d.Batch > 1 {
+			op = fmt.Sprintf("%s/%d", d.Op, d.Batch)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%.0f\t", op, d.Protocol, d.Callers, cells(d), cpuCell(d.ServerCPUus), d.ServerAllocs)
 		if x.Redis != nil {
 			fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%s\t\n", cells(*x.Redis), cpuCell(x.Redis.ServerCPUus), x.Ratio, ratioCell(x.CPURatio))
 		} else {

@@ -55,7 +55,7 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 			}
 			for _, p := range o.protocols {
 				d, err := withServerCost(ctx, nodeSampler(baseURL), o.warmup, func() (result, error) {
-					return w.runCell(ctx, nodes[p], op, c, o.warmup, o.duration)
+					return w.runCell(ctx, nodes[p], op, c, o.batch, o.warmup, o.duration)
 				})
 				if err != nil {
 					return nil, err
@@ -82,7 +82,7 @@ func runRedisCell(ctx context.Context, w *workload, o *options, addr, op string,
 	t := newRedisTarget(addr, callers)
 	defer t.Close()
 	r, err := withServerCost(ctx, redisSampler(addr), o.warmup, func() (result, error) {
-		return w.runCell(ctx, t, op, callers, o.warmup, o.duration)
+		return w.runCell(ctx, t, op, callers, o.batch, o.warmup, o.duration)
 	})
 	if err != nil {
 		return result{}, err

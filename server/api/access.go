@@ -36,6 +36,9 @@ var procedureScopes = map[string]Scope{
 	distcachev1connect.CacheServiceGetProcedure:            ScopeRead,
 	distcachev1connect.CacheServiceSetProcedure:            ScopeWrite,
 	distcachev1connect.CacheServiceDeleteProcedure:         ScopeWrite,
+	distcachev1connect.CacheServiceGetManyProcedure:        ScopeRead,
+	distcachev1connect.CacheServiceSetManyProcedure:        ScopeWrite,
+	distcachev1connect.CacheServiceDeleteManyProcedure:     ScopeWrite,
 	distcachev1connect.AdminServiceGetStatsProcedure:       ScopeRead,
 	distcachev1connect.AdminServiceListPluginsProcedure:    ScopeRead,
 	distcachev1connect.AdminServicePurgeProcedure:          ScopeAdmin,
@@ -163,9 +166,24 @@ func (a access) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 
 func (a access) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if err := a.check(conn.Spec().Procedure, conn.RequestHeader().Get("Authorization")); err != nil {
+		header := conn.RequestHeader().Get("Authorization")
+		if conn.Spec().Procedure == distcachev1connect.CacheServicePipelineProcedure && a.tokens.Enabled() {
+			// A pipeline carries reads and writes: it needs a known
+			// token, and each call the scope of its unary twin.
+			scopes, ok := a.tokens.scopesOf(header)
+			if !ok {
+				return connect.NewError(connect.CodeUnauthenticated,
+					errors.New(`a pipeline needs "Authorization: Bearer <token>"`))
+			}
+			ctx = context.WithValue(ctx, scopesKey{}, scopes)
+		}
+		if err := a.check(conn.Spec().Procedure, header); err != nil {
 			return err
 		}
 		return next(ctx, conn)
 	}
 }
+
+// scopesKey is the context key of a pipeline's token scopes, set by
+// [access] when the node checks tokens.
+type scopesKey struct{}

@@ -11,6 +11,7 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/server/peer"
 )
 
 const tokensFile = `# scopes     token
@@ -32,7 +33,13 @@ func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	}
 }
 func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		if b != "" {
+			conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		}
+		return conn
+	}
 }
 func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
@@ -79,6 +86,21 @@ func TestTokenScopes(t *testing.T) {
 		}},
 		{"Delete", ScopeWrite, func(ctx context.Context, c distcachev1connect.CacheServiceClient, _ distcachev1connect.AdminServiceClient) error {
 			_, err := c.Delete(ctx, connect.NewRequest(&distcachev1.DeleteRequest{Group: "g", Key: "w"}))
+			return err
+		}},
+		{"GetMany", ScopeRead, func(ctx context.Context, c distcachev1connect.CacheServiceClient, _ distcachev1connect.AdminServiceClient) error {
+			_, err := c.GetMany(ctx, connect.NewRequest(&distcachev1.GetManyRequest{Group: "g", Keys: []string{"k"}}))
+			return err
+		}},
+		{"SetMany", ScopeWrite, func(ctx context.Context, c distcachev1connect.CacheServiceClient, _ distcachev1connect.AdminServiceClient) error {
+			res, err := c.SetMany(ctx, connect.NewRequest(&distcachev1.SetManyRequest{Group: "g", Entries: []*distcachev1.SetEntry{{Key: "w2", Value: []byte("v")}}}))
+			if err == nil && res.Msg.GetResults()[0].GetError() != nil {
+				return peer.ErrorOfKey(res.Msg.GetResults()[0].GetError())
+			}
+			return err
+		}},
+		{"DeleteMany", ScopeWrite, func(ctx context.Context, c distcachev1connect.CacheServiceClient, _ distcachev1connect.AdminServiceClient) error {
+			_, err := c.DeleteMany(ctx, connect.NewRequest(&distcachev1.DeleteManyRequest{Group: "g", Keys: []string{"w2"}}))
 			return err
 		}},
 		{"GetStats", ScopeRead, func(ctx context.Context, _ distcachev1connect.CacheServiceClient, a distcachev1connect.AdminServiceClient) error {

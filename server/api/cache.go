@@ -27,6 +27,9 @@ type Groups interface {
 type cacheService struct {
 	groups        Groups
 	maxValueBytes int64
+	maxBatchKeys  int
+	pipeDepth     int
+	limiter       *rateLimiter
 	now           func() time.Time
 }
 
@@ -50,11 +53,16 @@ func (s *cacheService) Get(ctx context.Context, req *connect.Request[distcachev1
 	if err != nil {
 		return nil, errorFromCache(err)
 	}
+	return connect.NewResponse(s.getResponse(v)), nil
+}
+
+// getResponse is the answer to a Get that found v.
+func (s *cacheService) getResponse(v cache.Value) *distcachev1.GetResponse {
 	res := &distcachev1.GetResponse{Value: v.Bytes, Source: distcachev1.Source(v.Source)}
 	if !v.Expires.IsZero() {
 		res.Ttl = durationpb.New(max(v.Expires.Sub(s.now()), 0))
 	}
-	return connect.NewResponse(res), nil
+	return res
 }
 
 // Set checks the node's value limit, then stores the value.

@@ -90,9 +90,16 @@ type Config struct {
 	// Now is the clock for remaining ttls (default [time.Now]).
 	Now func() time.Time
 	// RateLimits maps a group's name to the calls each client may make to
-	// its Get, Set and Delete; a group not in it (the default: all) is
-	// unlimited.
+	// its Get, Set and Delete (a batch counts one call per key, a
+	// pipeline each of its calls); a group not in it (the default: all)
+	// is unlimited.
 	RateLimits map[string]RateLimit
+	// MaxBatchKeys is the most keys a GetMany, SetMany or DeleteMany may
+	// carry (default [DefaultMaxBatchKeys]).
+	MaxBatchKeys int
+	// PipelineDepth is how many calls of one Pipeline stream run at once
+	// (default [DefaultPipelineDepth]).
+	PipelineDepth int
 }
 
 // NewHandler returns the node's HTTP handler: every service on its
@@ -110,6 +117,12 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxBatchKeys <= 0 {
+		cfg.MaxBatchKeys = DefaultMaxBatchKeys
+	}
+	if cfg.PipelineDepth <= 0 {
+		cfg.PipelineDepth = DefaultPipelineDepth
 	}
 	if cfg.Health == nil {
 		cfg.Health = NewHealth(distcachev1connect.CacheServiceName, distcachev1connect.AdminServiceName)
@@ -148,7 +161,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(slices.Concat(telemetry, []connect.Interceptor{
-			access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit, validate.NewInterceptor(),
+			access{tokens: cfg.Tokens}, adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, rateLimit,
+			prevalidated{validate.NewInterceptor()},
 		})...),
 		limits,
 	}
@@ -161,7 +175,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		mux.Handle(path, h)
 		services[path] = h
 	}
-	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, now: cfg.Now}
+	cs := &cacheService{groups: cfg.Groups, maxValueBytes: cfg.MaxValueBytes, maxBatchKeys: cfg.MaxBatchKeys,
+		pipeDepth: cfg.PipelineDepth, limiter: rateLimit, now: cfg.Now}
 	handle(distcachev1connect.NewCacheServiceHandler(cs, opts...))
 	if cfg.Cluster != nil {
 		handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
@@ -191,7 +206,18 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	})...), limits)
 	// Connect limits each message but drains an oversized one to keep the
 	// connection; capping the whole body refuses it without reading it.
-	public := withCORS(http.MaxBytesHandler(mux, readLimit), cfg.CORSOrigins)
+	// A pipeline is one long request body: only its messages are
+	// bounded.
+	bounded := http.MaxBytesHandler(mux, readLimit)
+	pipelined := withLazyFlush(mux)
+	body := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == distcachev1connect.CacheServicePipelineProcedure {
+			pipelined.ServeHTTP(w, r)
+			return
+		}
+		bounded.ServeHTTP(w, r)
+	})
+	public := withCORS(body, cfg.CORSOrigins)
 	root := http.NewServeMux()
 	root.Handle(peerPath, http.MaxBytesHandler(peerHandler, readLimit))
 	root.Handle("/", public)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
 )
 
@@ -47,6 +48,11 @@ var rateLimitedProcedures = map[string]bool{
 	distcachev1connect.CacheServiceGetProcedure:    true,
 	distcachev1connect.CacheServiceSetProcedure:    true,
 	distcachev1connect.CacheServiceDeleteProcedure: true,
+	// A batch takes a token per key (at most the bucket's size, so a
+	// batch larger than the burst is not refused for ever).
+	distcachev1connect.CacheServiceGetManyProcedure:    true,
+	distcachev1connect.CacheServiceSetManyProcedure:    true,
+	distcachev1connect.CacheServiceDeleteManyProcedure: true,
 }
 
 // maxRateLimitClients bounds the buckets a node keeps, over all groups.
@@ -163,12 +169,25 @@ func (r *rateLimiter) check(ctx context.Context, procedure string, header http.H
 	}
 	now := r.now()
 	lim := r.clients.limiter(limiterKey{group: group, client: r.clientKey(header, addr)}, limit, now)
-	if lim.AllowN(now, 1) {
+	if lim.AllowN(now, min(batchSize(msg), limit.Burst)) {
 		r.allowed.Add(ctx, 1, r.attrs[group])
 		return nil
 	}
 	r.refused.Add(ctx, 1, r.attrs[group])
 	return errRateLimited(group, limit, retryAfter(lim, now))
+}
+
+// batchSize is how many keys msg carries: one, or a batch's keys.
+func batchSize(msg any) int {
+	switch m := msg.(type) {
+	case *distcachev1.GetManyRequest:
+		return max(len(m.GetKeys()), 1)
+	case *distcachev1.SetManyRequest:
+		return max(len(m.GetEntries()), 1)
+	case *distcachev1.DeleteManyRequest:
+		return max(len(m.GetKeys()), 1)
+	}
+	return 1
 }
 
 // clientKey names the caller: a hash of its bearer token (so the node

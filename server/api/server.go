@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
 )
 
 // ServeOptions are [Serve]'s optional settings.
@@ -62,7 +64,8 @@ const (
 // streamingProcedures are the calls whose request stream may stay open
 // for long: no body deadline applies to them.
 var streamingProcedures = map[string]bool{
-	healthWatchProcedure: true,
+	healthWatchProcedure:                                             true,
+	distcachev1connect.CacheServicePipelineProcedure:                 true,
 	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
 }

@@ -227,28 +227,10 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 		defer span.End()
 	}
 	h := g.store.hash(key)
-	var owner Peer
-	remote := false
-	if g.peers && !asOwner {
-		owner, remote = g.cfg.Peers.Owner(key)
-	}
-	if !remote {
-		if e := g.store.get(key, h); e != nil && !e.tomb() && !g.expired(e) && g.trusted(e) {
-			g.reads.record(h, g.pmu.TryLock, g.drainLocked)
-			if e.negative() {
-				g.negHits.Add(1)
-				return Value{}, g.notFound(key)
-			}
-			g.store.shard(h).hits.Add(1)
-			setSource(span, SourceLocal)
-			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceLocal}, nil
-		}
-	} else if g.hot != nil && g.cfg.Peers.View().Certain {
-		if e := g.hot.get(key, h, g.now().UnixNano()); e != nil {
-			g.hotHits.Add(1)
-			setSource(span, SourceHot)
-			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceHot}, nil
-		}
+	owner, remote := g.route(key, asOwner)
+	if v, err, hit := g.cached(key, h, remote); hit {
+		setSource(span, v.Source)
+		return v, err
 	}
 	g.misses.Add(1)
 	v, err := g.load(ctx, key, h, owner, remote)
@@ -257,6 +239,39 @@ func (g *Group) get(ctx context.Context, key string, asOwner bool) (Value, error
 	}
 	setSource(span, v.Source)
 	return v, err
+}
+
+// route returns key's owner under the current ring, and remote false when
+// this node answers it as owner (always, given asOwner).
+func (g *Group) route(key string, asOwner bool) (Peer, bool) {
+	if g.peers && !asOwner {
+		return g.cfg.Peers.Owner(key)
+	}
+	return nil, false
+}
+
+// cached answers key without blocking when this node may: from its store
+// (a key it owns, in an entry it trusts) or a hot copy (a key another node
+// owns, under a live lease, while the view is certain). hit is false when
+// the key needs a load or a fetch.
+func (g *Group) cached(key string, h uint64, remote bool) (v Value, err error, hit bool) {
+	if !remote {
+		if e := g.store.get(key, h); e != nil && !e.tomb() && !g.expired(e) && g.trusted(e) {
+			g.reads.record(h, g.pmu.TryLock, g.drainLocked)
+			if e.negative() {
+				g.negHits.Add(1)
+				return Value{}, g.notFound(key), true
+			}
+			g.store.shard(h).hits.Add(1)
+			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceLocal}, nil, true
+		}
+	} else if g.hot != nil && g.cfg.Peers.View().Certain {
+		if e := g.hot.get(key, h, g.now().UnixNano()); e != nil {
+			g.hotHits.Add(1)
+			return Value{Bytes: e.value(), Expires: unixTime(e.expires()), Source: SourceHot}, nil, true
+		}
+	}
+	return Value{}, nil, false
 }
 
 // trusted reports whether e may be served without asking the key's other

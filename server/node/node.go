@@ -55,6 +55,9 @@ type Config struct {
 	PluginCacheMaxBytes int64
 	// MaxValueBytes is the largest value a Set may carry (--max-value-bytes).
 	MaxValueBytes int64
+	// MaxBatchKeys is the most keys one GetMany, SetMany or DeleteMany
+	// may carry (--max-batch-keys; default [api.DefaultMaxBatchKeys]).
+	MaxBatchKeys int
 	// AdminToken guards the mutating admin calls (--admin-token).
 	AdminToken string
 	// TokensFile, when set, is a file of data-plane tokens with scopes
@@ -157,6 +160,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.handler, err = api.NewHandler(api.Config{
 		Groups:         n,
 		MaxValueBytes:  cfg.MaxValueBytes,
+		MaxBatchKeys:   cfg.MaxBatchKeys,
 		AdminToken:     cfg.AdminToken,
 		Tokens:         tokens,
 		CORSOrigins:    cfg.CORSOrigins,

@@ -7,7 +7,7 @@
 package distcachev1
 
 import (
-	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -407,6 +407,810 @@ func (*DeleteResponse) Descriptor() ([]byte, []int) {
 	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{5}
 }
 
+// KeyError is why one key of a batch, or one call of a pipeline, failed:
+// the code and message the single-key call would have answered.
+type KeyError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the Connect code in its string form, such as "not_found",
+	// "invalid_argument" or "unavailable".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// message says what went wrong.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// violations name the fields and rules an invalid_argument broke.
+	Violations    []*validate.Violation `protobuf:"bytes,3,rep,name=violations,proto3" json:"violations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyError) Reset() {
+	*x = KeyError{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyError) ProtoMessage() {}
+
+func (x *KeyError) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyError.ProtoReflect.Descriptor instead.
+func (*KeyError) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *KeyError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *KeyError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *KeyError) GetViolations() []*validate.Violation {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+// GetManyRequest names keys of one group.
+type GetManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group, such as "default".
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// keys are validated one by one as GetRequest.key is (1 to 250 bytes of
+	// UTF-8): a bad key gets its own invalid_argument and does not fail
+	// the others. At most the node's --max-batch-keys (default 1,000).
+	Keys          []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetManyRequest) Reset() {
+	*x = GetManyRequest{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetManyRequest) ProtoMessage() {}
+
+func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetManyRequest.ProtoReflect.Descriptor instead.
+func (*GetManyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetManyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GetManyRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// GetResult is one key's answer in a GetManyResponse.
+type GetResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// found is true when the key has a value; then error is absent.
+	Found bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	// value is the value, when found.
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// ttl is the time the entry has left; absent when it never expires.
+	Ttl *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// source says where the value came from.
+	Source Source `protobuf:"varint,4,opt,name=source,proto3,enum=distcache.v1.Source" json:"source,omitempty"`
+	// error is why the key has no value: code "not_found" for a key the
+	// source does not have, or any error Get would have answered.
+	Error         *KeyError `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetResult) Reset() {
+	*x = GetResult{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetResult) ProtoMessage() {}
+
+func (x *GetResult) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetResult.ProtoReflect.Descriptor instead.
+func (*GetResult) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetResult) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *GetResult) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *GetResult) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *GetResult) GetSource() Source {
+	if x != nil {
+		return x.Source
+	}
+	return Source_SOURCE_UNSPECIFIED
+}
+
+func (x *GetResult) GetError() *KeyError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// GetManyResponse answers each key of a GetManyRequest.
+type GetManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results are in the order of the request's keys, one per key.
+	Results       []*GetResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetManyResponse) Reset() {
+	*x = GetManyResponse{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetManyResponse) ProtoMessage() {}
+
+func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetManyResponse.ProtoReflect.Descriptor instead.
+func (*GetManyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetManyResponse) GetResults() []*GetResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// SetEntry is one entry of a SetManyRequest.
+type SetEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is 1 to 250 bytes of UTF-8.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// value is at most the node's --max-value-bytes.
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// ttl is as in SetRequest: absent means the group's, zero means forever.
+	Ttl           *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEntry) Reset() {
+	*x = SetEntry{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEntry) ProtoMessage() {}
+
+func (x *SetEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEntry.ProtoReflect.Descriptor instead.
+func (*SetEntry) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetEntry) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetEntry) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *SetEntry) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+// SetManyRequest stores entries in one group.
+type SetManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group, such as "default".
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// entries are validated one by one as SetRequest's fields are: a bad
+	// entry gets its own invalid_argument and does not fail the others. At
+	// most the node's --max-batch-keys; the whole request is at most
+	// --max-value-bytes + 16 KiB.
+	Entries       []*SetEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetManyRequest) Reset() {
+	*x = SetManyRequest{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetManyRequest) ProtoMessage() {}
+
+func (x *SetManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetManyRequest.ProtoReflect.Descriptor instead.
+func (*SetManyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SetManyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *SetManyRequest) GetEntries() []*SetEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// WriteResult is one key's answer to a SetMany or DeleteMany.
+type WriteResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// error is absent when the write is done, else why it failed.
+	Error         *KeyError `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteResult) Reset() {
+	*x = WriteResult{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteResult) ProtoMessage() {}
+
+func (x *WriteResult) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteResult.ProtoReflect.Descriptor instead.
+func (*WriteResult) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WriteResult) GetError() *KeyError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// SetManyResponse answers each entry of a SetManyRequest.
+type SetManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results are in the order of the request's entries, one per entry.
+	Results       []*WriteResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetManyResponse) Reset() {
+	*x = SetManyResponse{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetManyResponse) ProtoMessage() {}
+
+func (x *SetManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetManyResponse.ProtoReflect.Descriptor instead.
+func (*SetManyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SetManyResponse) GetResults() []*WriteResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// DeleteManyRequest names keys to remove from one group.
+type DeleteManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group, such as "default".
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// keys are validated one by one as DeleteRequest.key is. At most the
+	// node's --max-batch-keys.
+	Keys          []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteManyRequest) Reset() {
+	*x = DeleteManyRequest{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteManyRequest) ProtoMessage() {}
+
+func (x *DeleteManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteManyRequest.ProtoReflect.Descriptor instead.
+func (*DeleteManyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteManyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *DeleteManyRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// DeleteManyResponse answers each key of a DeleteManyRequest.
+type DeleteManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results are in the order of the request's keys, one per key.
+	Results       []*WriteResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteManyResponse) Reset() {
+	*x = DeleteManyResponse{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteManyResponse) ProtoMessage() {}
+
+func (x *DeleteManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteManyResponse.ProtoReflect.Descriptor instead.
+func (*DeleteManyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteManyResponse) GetResults() []*WriteResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// PipelineRequest is one call on a Pipeline stream.
+type PipelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the caller's: the answer carries it back.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// call is the call to make, validated as the unary call's request is;
+	// a bad one is answered with an invalid_argument error.
+	//
+	// Types that are valid to be assigned to Call:
+	//
+	//	*PipelineRequest_Get
+	//	*PipelineRequest_Set
+	//	*PipelineRequest_Delete
+	Call          isPipelineRequest_Call `protobuf_oneof:"call"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineRequest) Reset() {
+	*x = PipelineRequest{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineRequest) ProtoMessage() {}
+
+func (x *PipelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineRequest.ProtoReflect.Descriptor instead.
+func (*PipelineRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PipelineRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PipelineRequest) GetCall() isPipelineRequest_Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetGet() *GetRequest {
+	if x != nil {
+		if x, ok := x.Call.(*PipelineRequest_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetSet() *SetRequest {
+	if x != nil {
+		if x, ok := x.Call.(*PipelineRequest_Set); ok {
+			return x.Set
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetDelete() *DeleteRequest {
+	if x != nil {
+		if x, ok := x.Call.(*PipelineRequest_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+type isPipelineRequest_Call interface {
+	isPipelineRequest_Call()
+}
+
+type PipelineRequest_Get struct {
+	// get is a Get.
+	Get *GetRequest `protobuf:"bytes,2,opt,name=get,proto3,oneof"`
+}
+
+type PipelineRequest_Set struct {
+	// set is a Set.
+	Set *SetRequest `protobuf:"bytes,3,opt,name=set,proto3,oneof"`
+}
+
+type PipelineRequest_Delete struct {
+	// delete is a Delete.
+	Delete *DeleteRequest `protobuf:"bytes,4,opt,name=delete,proto3,oneof"`
+}
+
+func (*PipelineRequest_Get) isPipelineRequest_Call() {}
+
+func (*PipelineRequest_Set) isPipelineRequest_Call() {}
+
+func (*PipelineRequest_Delete) isPipelineRequest_Call() {}
+
+// PipelineResponse answers one PipelineRequest.
+type PipelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the request's id.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// error is set when the call failed; then result is absent.
+	Error *KeyError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// result is the call's answer, of the call's kind.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*PipelineResponse_Get
+	//	*PipelineResponse_Set
+	//	*PipelineResponse_Delete
+	Result        isPipelineResponse_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineResponse) Reset() {
+	*x = PipelineResponse{}
+	mi := &file_distcache_v1_cache_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineResponse) ProtoMessage() {}
+
+func (x *PipelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_cache_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineResponse.ProtoReflect.Descriptor instead.
+func (*PipelineResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_cache_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PipelineResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PipelineResponse) GetError() *KeyError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetResult() isPipelineResponse_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetGet() *GetResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetSet() *SetResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Set); ok {
+			return x.Set
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetDelete() *DeleteResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+type isPipelineResponse_Result interface {
+	isPipelineResponse_Result()
+}
+
+type PipelineResponse_Get struct {
+	// get answers a get.
+	Get *GetResponse `protobuf:"bytes,3,opt,name=get,proto3,oneof"`
+}
+
+type PipelineResponse_Set struct {
+	// set answers a set.
+	Set *SetResponse `protobuf:"bytes,4,opt,name=set,proto3,oneof"`
+}
+
+type PipelineResponse_Delete struct {
+	// delete answers a delete.
+	Delete *DeleteResponse `protobuf:"bytes,5,opt,name=delete,proto3,oneof"`
+}
+
+func (*PipelineResponse_Get) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Set) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Delete) isPipelineResponse_Result() {}
+
 var File_distcache_v1_cache_proto protoreflect.FileDescriptor
 
 const file_distcache_v1_cache_proto_rawDesc = "" +
@@ -434,18 +1238,71 @@ const file_distcache_v1_cache_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
 	"\x03key\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\"\x10\n" +
-	"\x0eDeleteResponse*f\n" +
+	"\x0eDeleteResponse\"q\n" +
+	"\bKeyError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x127\n" +
+	"\n" +
+	"violations\x18\x03 \x03(\v2\x17.buf.validate.ViolationR\n" +
+	"violations\"b\n" +
+	"\x0eGetManyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1a\n" +
+	"\x04keys\x18\x02 \x03(\tB\x06\xbaH\x03\xd8\x01\x03R\x04keys\"\xc0\x01\n" +
+	"\tGetResult\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12+\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12,\n" +
+	"\x06source\x18\x04 \x01(\x0e2\x14.distcache.v1.SourceR\x06source\x12,\n" +
+	"\x05error\x18\x05 \x01(\v2\x16.distcache.v1.KeyErrorR\x05error\"D\n" +
+	"\x0fGetManyResponse\x121\n" +
+	"\aresults\x18\x01 \x03(\v2\x17.distcache.v1.GetResultR\aresults\"\x88\x01\n" +
+	"\bSetEntry\x12\x1c\n" +
+	"\x03key\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\x12 \n" +
+	"\x05value\x18\x02 \x01(\fB\n" +
+	"\xbaH\az\x05\x18\x80\x80\x80 R\x05value\x12<\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\xe7\x84\x0f2\x00R\x03ttl\"\x80\x01\n" +
+	"\x0eSetManyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x128\n" +
+	"\aentries\x18\x02 \x03(\v2\x16.distcache.v1.SetEntryB\x06\xbaH\x03\xd8\x01\x03R\aentries\";\n" +
+	"\vWriteResult\x12,\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.distcache.v1.KeyErrorR\x05error\"F\n" +
+	"\x0fSetManyResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.distcache.v1.WriteResultR\aresults\"e\n" +
+	"\x11DeleteManyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1a\n" +
+	"\x04keys\x18\x02 \x03(\tB\x06\xbaH\x03\xd8\x01\x03R\x04keys\"I\n" +
+	"\x12DeleteManyResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.distcache.v1.WriteResultR\aresults\"\xd4\x01\n" +
+	"\x0fPipelineRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x124\n" +
+	"\x03get\x18\x02 \x01(\v2\x18.distcache.v1.GetRequestB\x06\xbaH\x03\xd8\x01\x03H\x00R\x03get\x124\n" +
+	"\x03set\x18\x03 \x01(\v2\x18.distcache.v1.SetRequestB\x06\xbaH\x03\xd8\x01\x03H\x00R\x03set\x12=\n" +
+	"\x06delete\x18\x04 \x01(\v2\x1b.distcache.v1.DeleteRequestB\x06\xbaH\x03\xd8\x01\x03H\x00R\x06deleteB\x06\n" +
+	"\x04call\"\xf0\x01\n" +
+	"\x10PipelineResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12,\n" +
+	"\x05error\x18\x02 \x01(\v2\x16.distcache.v1.KeyErrorR\x05error\x12-\n" +
+	"\x03get\x18\x03 \x01(\v2\x19.distcache.v1.GetResponseH\x00R\x03get\x12-\n" +
+	"\x03set\x18\x04 \x01(\v2\x19.distcache.v1.SetResponseH\x00R\x03set\x126\n" +
+	"\x06delete\x18\x05 \x01(\v2\x1c.distcache.v1.DeleteResponseH\x00R\x06deleteB\b\n" +
+	"\x06result*f\n" +
 	"\x06Source\x12\x16\n" +
 	"\x12SOURCE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSOURCE_LOCAL\x10\x01\x12\x0e\n" +
 	"\n" +
 	"SOURCE_HOT\x10\x02\x12\x0f\n" +
 	"\vSOURCE_PEER\x10\x03\x12\x11\n" +
-	"\rSOURCE_LOADER\x10\x042\xda\x01\n" +
+	"\rSOURCE_LOADER\x10\x042\x99\x04\n" +
 	"\fCacheService\x12?\n" +
 	"\x03Get\x12\x18.distcache.v1.GetRequest\x1a\x19.distcache.v1.GetResponse\"\x03\x90\x02\x01\x12?\n" +
 	"\x03Set\x12\x18.distcache.v1.SetRequest\x1a\x19.distcache.v1.SetResponse\"\x03\x90\x02\x02\x12H\n" +
-	"\x06Delete\x12\x1b.distcache.v1.DeleteRequest\x1a\x1c.distcache.v1.DeleteResponse\"\x03\x90\x02\x02B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
+	"\x06Delete\x12\x1b.distcache.v1.DeleteRequest\x1a\x1c.distcache.v1.DeleteResponse\"\x03\x90\x02\x02\x12K\n" +
+	"\aGetMany\x12\x1c.distcache.v1.GetManyRequest\x1a\x1d.distcache.v1.GetManyResponse\"\x03\x90\x02\x01\x12K\n" +
+	"\aSetMany\x12\x1c.distcache.v1.SetManyRequest\x1a\x1d.distcache.v1.SetManyResponse\"\x03\x90\x02\x02\x12T\n" +
+	"\n" +
+	"DeleteMany\x12\x1f.distcache.v1.DeleteManyRequest\x1a .distcache.v1.DeleteManyResponse\"\x03\x90\x02\x02\x12M\n" +
+	"\bPipeline\x12\x1d.distcache.v1.PipelineRequest\x1a\x1e.distcache.v1.PipelineResponse(\x010\x01B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
 
 var (
 	file_distcache_v1_cache_proto_rawDescOnce sync.Once
@@ -460,7 +1317,7 @@ func file_distcache_v1_cache_proto_rawDescGZIP() []byte {
 }
 
 var file_distcache_v1_cache_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_distcache_v1_cache_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_distcache_v1_cache_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_distcache_v1_cache_proto_goTypes = []any{
 	(Source)(0),                 // 0: distcache.v1.Source
 	(*GetRequest)(nil),          // 1: distcache.v1.GetRequest
@@ -469,23 +1326,61 @@ var file_distcache_v1_cache_proto_goTypes = []any{
 	(*SetResponse)(nil),         // 4: distcache.v1.SetResponse
 	(*DeleteRequest)(nil),       // 5: distcache.v1.DeleteRequest
 	(*DeleteResponse)(nil),      // 6: distcache.v1.DeleteResponse
-	(*durationpb.Duration)(nil), // 7: google.protobuf.Duration
+	(*KeyError)(nil),            // 7: distcache.v1.KeyError
+	(*GetManyRequest)(nil),      // 8: distcache.v1.GetManyRequest
+	(*GetResult)(nil),           // 9: distcache.v1.GetResult
+	(*GetManyResponse)(nil),     // 10: distcache.v1.GetManyResponse
+	(*SetEntry)(nil),            // 11: distcache.v1.SetEntry
+	(*SetManyRequest)(nil),      // 12: distcache.v1.SetManyRequest
+	(*WriteResult)(nil),         // 13: distcache.v1.WriteResult
+	(*SetManyResponse)(nil),     // 14: distcache.v1.SetManyResponse
+	(*DeleteManyRequest)(nil),   // 15: distcache.v1.DeleteManyRequest
+	(*DeleteManyResponse)(nil),  // 16: distcache.v1.DeleteManyResponse
+	(*PipelineRequest)(nil),     // 17: distcache.v1.PipelineRequest
+	(*PipelineResponse)(nil),    // 18: distcache.v1.PipelineResponse
+	(*durationpb.Duration)(nil), // 19: google.protobuf.Duration
+	(*validate.Violation)(nil),  // 20: buf.validate.Violation
 }
 var file_distcache_v1_cache_proto_depIdxs = []int32{
-	7, // 0: distcache.v1.GetResponse.ttl:type_name -> google.protobuf.Duration
-	0, // 1: distcache.v1.GetResponse.source:type_name -> distcache.v1.Source
-	7, // 2: distcache.v1.SetRequest.ttl:type_name -> google.protobuf.Duration
-	1, // 3: distcache.v1.CacheService.Get:input_type -> distcache.v1.GetRequest
-	3, // 4: distcache.v1.CacheService.Set:input_type -> distcache.v1.SetRequest
-	5, // 5: distcache.v1.CacheService.Delete:input_type -> distcache.v1.DeleteRequest
-	2, // 6: distcache.v1.CacheService.Get:output_type -> distcache.v1.GetResponse
-	4, // 7: distcache.v1.CacheService.Set:output_type -> distcache.v1.SetResponse
-	6, // 8: distcache.v1.CacheService.Delete:output_type -> distcache.v1.DeleteResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	19, // 0: distcache.v1.GetResponse.ttl:type_name -> google.protobuf.Duration
+	0,  // 1: distcache.v1.GetResponse.source:type_name -> distcache.v1.Source
+	19, // 2: distcache.v1.SetRequest.ttl:type_name -> google.protobuf.Duration
+	20, // 3: distcache.v1.KeyError.violations:type_name -> buf.validate.Violation
+	19, // 4: distcache.v1.GetResult.ttl:type_name -> google.protobuf.Duration
+	0,  // 5: distcache.v1.GetResult.source:type_name -> distcache.v1.Source
+	7,  // 6: distcache.v1.GetResult.error:type_name -> distcache.v1.KeyError
+	9,  // 7: distcache.v1.GetManyResponse.results:type_name -> distcache.v1.GetResult
+	19, // 8: distcache.v1.SetEntry.ttl:type_name -> google.protobuf.Duration
+	11, // 9: distcache.v1.SetManyRequest.entries:type_name -> distcache.v1.SetEntry
+	7,  // 10: distcache.v1.WriteResult.error:type_name -> distcache.v1.KeyError
+	13, // 11: distcache.v1.SetManyResponse.results:type_name -> distcache.v1.WriteResult
+	13, // 12: distcache.v1.DeleteManyResponse.results:type_name -> distcache.v1.WriteResult
+	1,  // 13: distcache.v1.PipelineRequest.get:type_name -> distcache.v1.GetRequest
+	3,  // 14: distcache.v1.PipelineRequest.set:type_name -> distcache.v1.SetRequest
+	5,  // 15: distcache.v1.PipelineRequest.delete:type_name -> distcache.v1.DeleteRequest
+	7,  // 16: distcache.v1.PipelineResponse.error:type_name -> distcache.v1.KeyError
+	2,  // 17: distcache.v1.PipelineResponse.get:type_name -> distcache.v1.GetResponse
+	4,  // 18: distcache.v1.PipelineResponse.set:type_name -> distcache.v1.SetResponse
+	6,  // 19: distcache.v1.PipelineResponse.delete:type_name -> distcache.v1.DeleteResponse
+	1,  // 20: distcache.v1.CacheService.Get:input_type -> distcache.v1.GetRequest
+	3,  // 21: distcache.v1.CacheService.Set:input_type -> distcache.v1.SetRequest
+	5,  // 22: distcache.v1.CacheService.Delete:input_type -> distcache.v1.DeleteRequest
+	8,  // 23: distcache.v1.CacheService.GetMany:input_type -> distcache.v1.GetManyRequest
+	12, // 24: distcache.v1.CacheService.SetMany:input_type -> distcache.v1.SetManyRequest
+	15, // 25: distcache.v1.CacheService.DeleteMany:input_type -> distcache.v1.DeleteManyRequest
+	17, // 26: distcache.v1.CacheService.Pipeline:input_type -> distcache.v1.PipelineRequest
+	2,  // 27: distcache.v1.CacheService.Get:output_type -> distcache.v1.GetResponse
+	4,  // 28: distcache.v1.CacheService.Set:output_type -> distcache.v1.SetResponse
+	6,  // 29: distcache.v1.CacheService.Delete:output_type -> distcache.v1.DeleteResponse
+	10, // 30: distcache.v1.CacheService.GetMany:output_type -> distcache.v1.GetManyResponse
+	14, // 31: distcache.v1.CacheService.SetMany:output_type -> distcache.v1.SetManyResponse
+	16, // 32: distcache.v1.CacheService.DeleteMany:output_type -> distcache.v1.DeleteManyResponse
+	18, // 33: distcache.v1.CacheService.Pipeline:output_type -> distcache.v1.PipelineResponse
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_cache_proto_init() }
@@ -493,13 +1388,23 @@ func file_distcache_v1_cache_proto_init() {
 	if File_distcache_v1_cache_proto != nil {
 		return
 	}
+	file_distcache_v1_cache_proto_msgTypes[16].OneofWrappers = []any{
+		(*PipelineRequest_Get)(nil),
+		(*PipelineRequest_Set)(nil),
+		(*PipelineRequest_Delete)(nil),
+	}
+	file_distcache_v1_cache_proto_msgTypes[17].OneofWrappers = []any{
+		(*PipelineResponse_Get)(nil),
+		(*PipelineResponse_Set)(nil),
+		(*PipelineResponse_Delete)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_cache_proto_rawDesc), len(file_distcache_v1_cache_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -753,11 +753,406 @@ func (x *PeekResponse) GetRecord() *Record {
 	return nil
 }
 
+// FetchManyRequest names keys of one group, all owned by the receiver in
+// the sender's view.
+type FetchManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// keys are 1 to 250 bytes each.
+	Keys []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	// holder is as in FetchRequest, for every key.
+	Holder        string `protobuf:"bytes,3,opt,name=holder,proto3" json:"holder,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchManyRequest) Reset() {
+	*x = FetchManyRequest{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchManyRequest) ProtoMessage() {}
+
+func (x *FetchManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchManyRequest.ProtoReflect.Descriptor instead.
+func (*FetchManyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *FetchManyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *FetchManyRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *FetchManyRequest) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+// FetchResult is one key's answer in a FetchManyResponse.
+type FetchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// error is set when Fetch would have failed; then the rest is absent.
+	Error *KeyError `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// value, ttl, loaded and hot_lease are as in FetchResponse.
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// ttl is what the entry has left on the owner; absent means never expires.
+	Ttl *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// loaded is true when the owner loaded the value for this call.
+	Loaded bool `protobuf:"varint,4,opt,name=loaded,proto3" json:"loaded,omitempty"`
+	// hot_lease is as in FetchResponse.
+	HotLease      *durationpb.Duration `protobuf:"bytes,5,opt,name=hot_lease,json=hotLease,proto3" json:"hot_lease,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchResult) Reset() {
+	*x = FetchResult{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchResult) ProtoMessage() {}
+
+func (x *FetchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchResult.ProtoReflect.Descriptor instead.
+func (*FetchResult) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *FetchResult) GetError() *KeyError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *FetchResult) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *FetchResult) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *FetchResult) GetLoaded() bool {
+	if x != nil {
+		return x.Loaded
+	}
+	return false
+}
+
+func (x *FetchResult) GetHotLease() *durationpb.Duration {
+	if x != nil {
+		return x.HotLease
+	}
+	return nil
+}
+
+// FetchManyResponse answers each key of a FetchManyRequest, in order.
+type FetchManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results are one per key, in the request's order.
+	Results       []*FetchResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchManyResponse) Reset() {
+	*x = FetchManyResponse{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchManyResponse) ProtoMessage() {}
+
+func (x *FetchManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchManyResponse.ProtoReflect.Descriptor instead.
+func (*FetchManyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FetchManyResponse) GetResults() []*FetchResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// StoreManyRequest sets entries on their owner.
+type StoreManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// entries are the entries, each validated as a SetRequest's fields.
+	Entries       []*SetEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreManyRequest) Reset() {
+	*x = StoreManyRequest{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreManyRequest) ProtoMessage() {}
+
+func (x *StoreManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreManyRequest.ProtoReflect.Descriptor instead.
+func (*StoreManyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StoreManyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *StoreManyRequest) GetEntries() []*SetEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// StoreManyResponse answers each entry of a StoreManyRequest, in order.
+type StoreManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results are one per entry, in the request's order.
+	Results       []*WriteResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreManyResponse) Reset() {
+	*x = StoreManyResponse{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreManyResponse) ProtoMessage() {}
+
+func (x *StoreManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreManyResponse.ProtoReflect.Descriptor instead.
+func (*StoreManyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StoreManyResponse) GetResults() []*WriteResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// RemoveManyRequest deletes keys on their owner.
+type RemoveManyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the cache group.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// keys are 1 to 250 bytes each.
+	Keys          []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveManyRequest) Reset() {
+	*x = RemoveManyRequest{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveManyRequest) ProtoMessage() {}
+
+func (x *RemoveManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveManyRequest.ProtoReflect.Descriptor instead.
+func (*RemoveManyRequest) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RemoveManyRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *RemoveManyRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// RemoveManyResponse answers each key of a RemoveManyRequest, in order.
+type RemoveManyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results are one per key, in the request's order.
+	Results       []*WriteResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveManyResponse) Reset() {
+	*x = RemoveManyResponse{}
+	mi := &file_distcache_v1_peer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveManyResponse) ProtoMessage() {}
+
+func (x *RemoveManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_peer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveManyResponse.ProtoReflect.Descriptor instead.
+func (*RemoveManyResponse) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_peer_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RemoveManyResponse) GetResults() []*WriteResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_distcache_v1_peer_proto protoreflect.FileDescriptor
 
 const file_distcache_v1_peer_proto_rawDesc = "" +
 	"\n" +
-	"\x17distcache/v1/peer.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\"\x84\x01\n" +
+	"\x17distcache/v1/peer.proto\x12\fdistcache.v1\x1a\x1bbuf/validate/validate.proto\x1a\x18distcache/v1/cache.proto\x1a\x1egoogle/protobuf/duration.proto\"\x84\x01\n" +
 	"\fFetchRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12\x1c\n" +
 	"\x03key\x18\x02 \x01(\tB\n" +
@@ -805,7 +1200,29 @@ const file_distcache_v1_peer_proto_rawDesc = "" +
 	"\xbaH\ar\x05 \x01(\xfa\x01R\x03key\"R\n" +
 	"\fPeekResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12,\n" +
-	"\x06record\x18\x02 \x01(\v2\x14.distcache.v1.RecordR\x06record2\xd2\x03\n" +
+	"\x06record\x18\x02 \x01(\v2\x14.distcache.v1.RecordR\x06record\"\x91\x01\n" +
+	"\x10FetchManyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12%\n" +
+	"\x04keys\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\b\x01\"\ar\x05 \x01(\xfa\x01R\x04keys\x12 \n" +
+	"\x06holder\x18\x03 \x01(\tB\b\xbaH\x05r\x03(\x80\x02R\x06holder\"\xce\x01\n" +
+	"\vFetchResult\x12,\n" +
+	"\x05error\x18\x01 \x01(\v2\x16.distcache.v1.KeyErrorR\x05error\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12+\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x16\n" +
+	"\x06loaded\x18\x04 \x01(\bR\x06loaded\x126\n" +
+	"\thot_lease\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bhotLease\"H\n" +
+	"\x11FetchManyResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.distcache.v1.FetchResultR\aresults\"\x84\x01\n" +
+	"\x10StoreManyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12:\n" +
+	"\aentries\x18\x02 \x03(\v2\x16.distcache.v1.SetEntryB\b\xbaH\x05\x92\x01\x02\b\x01R\aentries\"H\n" +
+	"\x11StoreManyResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.distcache.v1.WriteResultR\aresults\"p\n" +
+	"\x11RemoveManyRequest\x124\n" +
+	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x12%\n" +
+	"\x04keys\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\b\x01\"\ar\x05 \x01(\xfa\x01R\x04keys\"I\n" +
+	"\x12RemoveManyResponse\x123\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.distcache.v1.WriteResultR\aresults2\xce\x05\n" +
 	"\vPeerService\x12E\n" +
 	"\x05Fetch\x12\x1a.distcache.v1.FetchRequest\x1a\x1b.distcache.v1.FetchResponse\"\x03\x90\x02\x01\x12E\n" +
 	"\x05Store\x12\x1a.distcache.v1.StoreRequest\x1a\x1b.distcache.v1.StoreResponse\"\x03\x90\x02\x02\x12H\n" +
@@ -813,7 +1230,11 @@ const file_distcache_v1_peer_proto_rawDesc = "" +
 	"\n" +
 	"Invalidate\x12\x1f.distcache.v1.InvalidateRequest\x1a .distcache.v1.InvalidateResponse\"\x03\x90\x02\x02\x12Q\n" +
 	"\tReplicate\x12\x1e.distcache.v1.ReplicateRequest\x1a\x1f.distcache.v1.ReplicateResponse\"\x03\x90\x02\x02\x12B\n" +
-	"\x04Peek\x12\x19.distcache.v1.PeekRequest\x1a\x1a.distcache.v1.PeekResponse\"\x03\x90\x02\x01B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
+	"\x04Peek\x12\x19.distcache.v1.PeekRequest\x1a\x1a.distcache.v1.PeekResponse\"\x03\x90\x02\x01\x12Q\n" +
+	"\tFetchMany\x12\x1e.distcache.v1.FetchManyRequest\x1a\x1f.distcache.v1.FetchManyResponse\"\x03\x90\x02\x01\x12Q\n" +
+	"\tStoreMany\x12\x1e.distcache.v1.StoreManyRequest\x1a\x1f.distcache.v1.StoreManyResponse\"\x03\x90\x02\x02\x12T\n" +
+	"\n" +
+	"RemoveMany\x12\x1f.distcache.v1.RemoveManyRequest\x1a .distcache.v1.RemoveManyResponse\"\x03\x90\x02\x02B=Z;github.com/distcache/distcache/gen/distcache/v1;distcachev1b\x06proto3"
 
 var (
 	file_distcache_v1_peer_proto_rawDescOnce sync.Once
@@ -827,7 +1248,7 @@ func file_distcache_v1_peer_proto_rawDescGZIP() []byte {
 	return file_distcache_v1_peer_proto_rawDescData
 }
 
-var file_distcache_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_distcache_v1_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_distcache_v1_peer_proto_goTypes = []any{
 	(*FetchRequest)(nil),        // 0: distcache.v1.FetchRequest
 	(*FetchResponse)(nil),       // 1: distcache.v1.FetchResponse
@@ -842,32 +1263,55 @@ var file_distcache_v1_peer_proto_goTypes = []any{
 	(*ReplicateResponse)(nil),   // 10: distcache.v1.ReplicateResponse
 	(*PeekRequest)(nil),         // 11: distcache.v1.PeekRequest
 	(*PeekResponse)(nil),        // 12: distcache.v1.PeekResponse
-	(*durationpb.Duration)(nil), // 13: google.protobuf.Duration
+	(*FetchManyRequest)(nil),    // 13: distcache.v1.FetchManyRequest
+	(*FetchResult)(nil),         // 14: distcache.v1.FetchResult
+	(*FetchManyResponse)(nil),   // 15: distcache.v1.FetchManyResponse
+	(*StoreManyRequest)(nil),    // 16: distcache.v1.StoreManyRequest
+	(*StoreManyResponse)(nil),   // 17: distcache.v1.StoreManyResponse
+	(*RemoveManyRequest)(nil),   // 18: distcache.v1.RemoveManyRequest
+	(*RemoveManyResponse)(nil),  // 19: distcache.v1.RemoveManyResponse
+	(*durationpb.Duration)(nil), // 20: google.protobuf.Duration
+	(*KeyError)(nil),            // 21: distcache.v1.KeyError
+	(*SetEntry)(nil),            // 22: distcache.v1.SetEntry
+	(*WriteResult)(nil),         // 23: distcache.v1.WriteResult
 }
 var file_distcache_v1_peer_proto_depIdxs = []int32{
-	13, // 0: distcache.v1.FetchResponse.ttl:type_name -> google.protobuf.Duration
-	13, // 1: distcache.v1.FetchResponse.hot_lease:type_name -> google.protobuf.Duration
-	13, // 2: distcache.v1.StoreRequest.ttl:type_name -> google.protobuf.Duration
-	13, // 3: distcache.v1.Record.ttl:type_name -> google.protobuf.Duration
+	20, // 0: distcache.v1.FetchResponse.ttl:type_name -> google.protobuf.Duration
+	20, // 1: distcache.v1.FetchResponse.hot_lease:type_name -> google.protobuf.Duration
+	20, // 2: distcache.v1.StoreRequest.ttl:type_name -> google.protobuf.Duration
+	20, // 3: distcache.v1.Record.ttl:type_name -> google.protobuf.Duration
 	8,  // 4: distcache.v1.ReplicateRequest.records:type_name -> distcache.v1.Record
 	8,  // 5: distcache.v1.PeekResponse.record:type_name -> distcache.v1.Record
-	0,  // 6: distcache.v1.PeerService.Fetch:input_type -> distcache.v1.FetchRequest
-	2,  // 7: distcache.v1.PeerService.Store:input_type -> distcache.v1.StoreRequest
-	4,  // 8: distcache.v1.PeerService.Remove:input_type -> distcache.v1.RemoveRequest
-	6,  // 9: distcache.v1.PeerService.Invalidate:input_type -> distcache.v1.InvalidateRequest
-	9,  // 10: distcache.v1.PeerService.Replicate:input_type -> distcache.v1.ReplicateRequest
-	11, // 11: distcache.v1.PeerService.Peek:input_type -> distcache.v1.PeekRequest
-	1,  // 12: distcache.v1.PeerService.Fetch:output_type -> distcache.v1.FetchResponse
-	3,  // 13: distcache.v1.PeerService.Store:output_type -> distcache.v1.StoreResponse
-	5,  // 14: distcache.v1.PeerService.Remove:output_type -> distcache.v1.RemoveResponse
-	7,  // 15: distcache.v1.PeerService.Invalidate:output_type -> distcache.v1.InvalidateResponse
-	10, // 16: distcache.v1.PeerService.Replicate:output_type -> distcache.v1.ReplicateResponse
-	12, // 17: distcache.v1.PeerService.Peek:output_type -> distcache.v1.PeekResponse
-	12, // [12:18] is the sub-list for method output_type
-	6,  // [6:12] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	21, // 6: distcache.v1.FetchResult.error:type_name -> distcache.v1.KeyError
+	20, // 7: distcache.v1.FetchResult.ttl:type_name -> google.protobuf.Duration
+	20, // 8: distcache.v1.FetchResult.hot_lease:type_name -> google.protobuf.Duration
+	14, // 9: distcache.v1.FetchManyResponse.results:type_name -> distcache.v1.FetchResult
+	22, // 10: distcache.v1.StoreManyRequest.entries:type_name -> distcache.v1.SetEntry
+	23, // 11: distcache.v1.StoreManyResponse.results:type_name -> distcache.v1.WriteResult
+	23, // 12: distcache.v1.RemoveManyResponse.results:type_name -> distcache.v1.WriteResult
+	0,  // 13: distcache.v1.PeerService.Fetch:input_type -> distcache.v1.FetchRequest
+	2,  // 14: distcache.v1.PeerService.Store:input_type -> distcache.v1.StoreRequest
+	4,  // 15: distcache.v1.PeerService.Remove:input_type -> distcache.v1.RemoveRequest
+	6,  // 16: distcache.v1.PeerService.Invalidate:input_type -> distcache.v1.InvalidateRequest
+	9,  // 17: distcache.v1.PeerService.Replicate:input_type -> distcache.v1.ReplicateRequest
+	11, // 18: distcache.v1.PeerService.Peek:input_type -> distcache.v1.PeekRequest
+	13, // 19: distcache.v1.PeerService.FetchMany:input_type -> distcache.v1.FetchManyRequest
+	16, // 20: distcache.v1.PeerService.StoreMany:input_type -> distcache.v1.StoreManyRequest
+	18, // 21: distcache.v1.PeerService.RemoveMany:input_type -> distcache.v1.RemoveManyRequest
+	1,  // 22: distcache.v1.PeerService.Fetch:output_type -> distcache.v1.FetchResponse
+	3,  // 23: distcache.v1.PeerService.Store:output_type -> distcache.v1.StoreResponse
+	5,  // 24: distcache.v1.PeerService.Remove:output_type -> distcache.v1.RemoveResponse
+	7,  // 25: distcache.v1.PeerService.Invalidate:output_type -> distcache.v1.InvalidateResponse
+	10, // 26: distcache.v1.PeerService.Replicate:output_type -> distcache.v1.ReplicateResponse
+	12, // 27: distcache.v1.PeerService.Peek:output_type -> distcache.v1.PeekResponse
+	15, // 28: distcache.v1.PeerService.FetchMany:output_type -> distcache.v1.FetchManyResponse
+	17, // 29: distcache.v1.PeerService.StoreMany:output_type -> distcache.v1.StoreManyResponse
+	19, // 30: distcache.v1.PeerService.RemoveMany:output_type -> distcache.v1.RemoveManyResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_peer_proto_init() }
@@ -875,13 +1319,14 @@ func file_distcache_v1_peer_proto_init() {
 	if File_distcache_v1_peer_proto != nil {
 		return
 	}
+	file_distcache_v1_cache_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_peer_proto_rawDesc), len(file_distcache_v1_peer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

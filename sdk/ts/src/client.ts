@@ -1,10 +1,11 @@
-import { type Client, createClient as createServiceClient } from "@connectrpc/connect";
+import { type Client, createClient as createServiceClient, type Transport } from "@connectrpc/connect";
 
 import { Attempts, checkAttemptOptions } from "./attempt.js";
 import { AdminService, type GroupStats, type Plugin } from "./gen/distcache/v1/admin_pb.js";
 import { CacheService } from "./gen/distcache/v1/cache_pb.js";
 import { ClusterService, type Member } from "./gen/distcache/v1/cluster_pb.js";
-import { call, DistcacheError } from "./error.js";
+import { call, DistcacheError, fromKeyError } from "./error.js";
+import { Pipeline } from "./pipeline.js";
 import { createTransport, type Protocol } from "./transport.js";
 import { bytesOf, msToDuration, type Value, valueOf } from "./value.js";
 
@@ -33,6 +34,25 @@ export interface ClientOptions {
   /** fetch replaces globalThis.fetch, e.g. to add credentials or for
    * tests. */
   fetch?: typeof globalThis.fetch;
+}
+
+/** KeyResult is one key's answer in {@link DistcacheClient.getMany}:
+ * value when the key has one, else error. */
+export interface KeyResult {
+  /** key is the key asked for. */
+  key: string;
+  /** value is the key's value, when it has one. */
+  value?: Value;
+  /** error is why the key has no value. */
+  error?: DistcacheError;
+}
+
+/** SetManyEntry is one entry of {@link DistcacheClient.setMany}; ttlMs is
+ * as set's. */
+export interface SetManyEntry {
+  key: string;
+  value: Uint8Array | string;
+  ttlMs?: number;
 }
 
 /**
@@ -102,6 +122,66 @@ export class DistcacheClient {
     return call(async () => {
       await this.attempts.retried((o) => this.cache.delete({ group, key }, o));
     });
+  }
+
+  /**
+   * getMany gets keys of group in one call. Each key is answered on its
+   * own, in order: its value, or the DistcacheError get would have
+   * rejected with ("not_found" for a missing key, "invalid_argument" for a
+   * bad one). The call itself rejects only when the whole batch fails: an
+   * unknown group, more keys than the node's --max-batch-keys (default
+   * 1,000), or no node. The node fans the keys out to their owners, one
+   * call per owner.
+   */
+  getMany(group: string, keys: string[]): Promise<KeyResult[]> {
+    return call(async () => {
+      const res = await this.attempts.retried((o) => this.cache.getMany({ group, keys }, o));
+      return res.results.map((r, i) =>
+        r.error !== undefined
+          ? { key: keys[i]!, error: fromKeyError(r.error) }
+          : { key: keys[i]!, value: valueOf(r) },
+      );
+    });
+  }
+
+  /**
+   * setMany stores entries in group in one call, each as set would, and
+   * resolves to each entry's error (undefined: stored), in order. The
+   * entries are applied concurrently: a key given twice ends with either
+   * value. It rejects only when the whole batch fails, as getMany.
+   */
+  setMany(group: string, entries: SetManyEntry[]): Promise<(DistcacheError | undefined)[]> {
+    return call(async () => {
+      const req = {
+        group,
+        entries: entries.map((e) => ({
+          key: e.key,
+          value: bytesOf(e.value),
+          ttl: e.ttlMs === undefined ? undefined : msToDuration(e.ttlMs),
+        })),
+      };
+      const res = await this.attempts.retried((o) => this.cache.setMany(req, o));
+      return res.results.map((r) => (r.error === undefined ? undefined : fromKeyError(r.error)));
+    });
+  }
+
+  /** deleteMany removes keys from group in one call, each as delete would,
+   * and resolves to each key's error (undefined: deleted), in order. */
+  deleteMany(group: string, keys: string[]): Promise<(DistcacheError | undefined)[]> {
+    return call(async () => {
+      const res = await this.attempts.retried((o) => this.cache.deleteMany({ group, keys }, o));
+      return res.results.map((r) => (r.error === undefined ? undefined : fromKeyError(r.error)));
+    });
+  }
+
+  /**
+   * pipeline opens a {@link Pipeline} to the node over transport, which
+   * must carry bidirectional streams (in Node, a transport of
+   * `@connectrpc/connect-node` with `httpVersion: "2"`; browsers have
+   * none: use getMany). signal, if given, ends the stream.
+   */
+  pipeline(transport: Transport, opts: { signal?: AbortSignal } = {}): Pipeline {
+    return new Pipeline(transport, opts);
   }
 
   /** stats returns the counters of group, or of every group (sorted by

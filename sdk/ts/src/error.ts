@@ -6,6 +6,7 @@ import {
   type Violation as ViolationMessage,
   ViolationsSchema,
 } from "./gen/buf/validate/validate_pb.js";
+import type { KeyError } from "./gen/distcache/v1/cache_pb.js";
 
 /**
  * Violation is one broken validation rule of a request, as the node's
@@ -74,6 +75,21 @@ export class DistcacheError extends Error {
       cause: reason,
     });
   }
+}
+
+/**
+ * fromKeyError makes the DistcacheError of one key of a batch, or one call
+ * of a pipeline: the code, message and violations the single call would
+ * have rejected with.
+ */
+export function fromKeyError(ke: KeyError): DistcacheError {
+  return new DistcacheError(ke.code, `[${ke.code}] ${ke.message}`, {
+    violations: ke.violations.map((v: ViolationMessage) => ({
+      field: fieldPath(v.field),
+      rule: v.ruleId,
+      message: v.message,
+    })),
+  });
 }
 
 /** violationsOf reads the buf.validate.Violations details of err. */

@@ -10,8 +10,9 @@
  *
  * @module
  */
-export { createClient, DistcacheClient, type ClientOptions } from "./client.js";
+export { createClient, DistcacheClient, type ClientOptions, type KeyResult, type SetManyEntry } from "./client.js";
 export { DistcacheError, type Violation } from "./error.js";
+export { Pipeline } from "./pipeline.js";
 export type { Protocol } from "./transport.js";
 export type { Source, Value } from "./value.js";
 

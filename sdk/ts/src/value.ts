@@ -39,8 +39,9 @@ const sources: Record<SourceEnum, Source> = {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-/** valueOf makes a Value of a GetResponse. */
-export function valueOf(res: GetResponse): Value {
+/** valueOf makes a Value of a GetResponse, or of a GetResult's same
+ * fields. */
+export function valueOf(res: Pick<GetResponse, "value" | "ttl" | "source">): Value {
   const value = res.value;
   return {
     value,

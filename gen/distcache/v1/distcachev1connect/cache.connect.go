@@ -39,6 +39,14 @@ const (
 	CacheServiceSetProcedure = "/distcache.v1.CacheService/Set"
 	// CacheServiceDeleteProcedure is the fully-qualified name of the CacheService's Delete RPC.
 	CacheServiceDeleteProcedure = "/distcache.v1.CacheService/Delete"
+	// CacheServiceGetManyProcedure is the fully-qualified name of the CacheService's GetMany RPC.
+	CacheServiceGetManyProcedure = "/distcache.v1.CacheService/GetMany"
+	// CacheServiceSetManyProcedure is the fully-qualified name of the CacheService's SetMany RPC.
+	CacheServiceSetManyProcedure = "/distcache.v1.CacheService/SetMany"
+	// CacheServiceDeleteManyProcedure is the fully-qualified name of the CacheService's DeleteMany RPC.
+	CacheServiceDeleteManyProcedure = "/distcache.v1.CacheService/DeleteMany"
+	// CacheServicePipelineProcedure is the fully-qualified name of the CacheService's Pipeline RPC.
+	CacheServicePipelineProcedure = "/distcache.v1.CacheService/Pipeline"
 )
 
 // CacheServiceClient is a client for the distcache.v1.CacheService service.
@@ -53,6 +61,26 @@ type CacheServiceClient interface {
 	// Delete removes key from group. A write-through group deletes the key
 	// from its source before answering. Deleting a missing key succeeds.
 	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
+	// GetMany gets up to the node's --max-batch-keys keys of one group in
+	// one call. Each key is answered on its own, in the order asked, with
+	// the outcome Get would have had; keys owned by other nodes cost one
+	// call per owner, made in parallel. A batch over the limit is
+	// INVALID_ARGUMENT as a whole; a bad key fails only itself.
+	GetMany(context.Context, *connect.Request[v1.GetManyRequest]) (*connect.Response[v1.GetManyResponse], error)
+	// SetMany stores up to --max-batch-keys entries of one group. Each is
+	// stored as Set would store it, and answered on its own, in order. The
+	// entries are applied concurrently: a batch is not a transaction.
+	SetMany(context.Context, *connect.Request[v1.SetManyRequest]) (*connect.Response[v1.SetManyResponse], error)
+	// DeleteMany removes up to --max-batch-keys keys of one group, each as
+	// Delete would, each answered on its own, in order.
+	DeleteMany(context.Context, *connect.Request[v1.DeleteManyRequest]) (*connect.Response[v1.DeleteManyResponse], error)
+	// Pipeline carries Get, Set and Delete calls over one stream. The node
+	// runs up to a bounded number of a stream's calls at once and answers
+	// each as soon as it is done, with the id of its request: answers may
+	// come in another order than the requests. A bad request is answered
+	// with its error and the stream goes on; a message over the node's size
+	// limit ends the stream.
+	Pipeline(context.Context) *connect.BidiStreamForClient[v1.PipelineRequest, v1.PipelineResponse]
 }
 
 // NewCacheServiceClient constructs a client for the distcache.v1.CacheService service. By default,
@@ -87,14 +115,45 @@ func NewCacheServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getMany: connect.NewClient[v1.GetManyRequest, v1.GetManyResponse](
+			httpClient,
+			baseURL+CacheServiceGetManyProcedure,
+			connect.WithSchema(cacheServiceMethods.ByName("GetMany")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		setMany: connect.NewClient[v1.SetManyRequest, v1.SetManyResponse](
+			httpClient,
+			baseURL+CacheServiceSetManyProcedure,
+			connect.WithSchema(cacheServiceMethods.ByName("SetMany")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		deleteMany: connect.NewClient[v1.DeleteManyRequest, v1.DeleteManyResponse](
+			httpClient,
+			baseURL+CacheServiceDeleteManyProcedure,
+			connect.WithSchema(cacheServiceMethods.ByName("DeleteMany")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		pipeline: connect.NewClient[v1.PipelineRequest, v1.PipelineResponse](
+			httpClient,
+			baseURL+CacheServicePipelineProcedure,
+			connect.WithSchema(cacheServiceMethods.ByName("Pipeline")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // cacheServiceClient implements CacheServiceClient.
 type cacheServiceClient struct {
-	get    *connect.Client[v1.GetRequest, v1.GetResponse]
-	set    *connect.Client[v1.SetRequest, v1.SetResponse]
-	delete *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
+	get        *connect.Client[v1.GetRequest, v1.GetResponse]
+	set        *connect.Client[v1.SetRequest, v1.SetResponse]
+	delete     *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
+	getMany    *connect.Client[v1.GetManyRequest, v1.GetManyResponse]
+	setMany    *connect.Client[v1.SetManyRequest, v1.SetManyResponse]
+	deleteMany *connect.Client[v1.DeleteManyRequest, v1.DeleteManyResponse]
+	pipeline   *connect.Client[v1.PipelineRequest, v1.PipelineResponse]
 }
 
 // Get calls distcache.v1.CacheService.Get.
@@ -112,6 +171,26 @@ func (c *cacheServiceClient) Delete(ctx context.Context, req *connect.Request[v1
 	return c.delete.CallUnary(ctx, req)
 }
 
+// GetMany calls distcache.v1.CacheService.GetMany.
+func (c *cacheServiceClient) GetMany(ctx context.Context, req *connect.Request[v1.GetManyRequest]) (*connect.Response[v1.GetManyResponse], error) {
+	return c.getMany.CallUnary(ctx, req)
+}
+
+// SetMany calls distcache.v1.CacheService.SetMany.
+func (c *cacheServiceClient) SetMany(ctx context.Context, req *connect.Request[v1.SetManyRequest]) (*connect.Response[v1.SetManyResponse], error) {
+	return c.setMany.CallUnary(ctx, req)
+}
+
+// DeleteMany calls distcache.v1.CacheService.DeleteMany.
+func (c *cacheServiceClient) DeleteMany(ctx context.Context, req *connect.Request[v1.DeleteManyRequest]) (*connect.Response[v1.DeleteManyResponse], error) {
+	return c.deleteMany.CallUnary(ctx, req)
+}
+
+// Pipeline calls distcache.v1.CacheService.Pipeline.
+func (c *cacheServiceClient) Pipeline(ctx context.Context) *connect.BidiStreamForClient[v1.PipelineRequest, v1.PipelineResponse] {
+	return c.pipeline.CallBidiStream(ctx)
+}
+
 // CacheServiceHandler is an implementation of the distcache.v1.CacheService service.
 type CacheServiceHandler interface {
 	// Get returns the value of key in group, loading it from the group's
@@ -124,6 +203,26 @@ type CacheServiceHandler interface {
 	// Delete removes key from group. A write-through group deletes the key
 	// from its source before answering. Deleting a missing key succeeds.
 	Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error)
+	// GetMany gets up to the node's --max-batch-keys keys of one group in
+	// one call. Each key is answered on its own, in the order asked, with
+	// the outcome Get would have had; keys owned by other nodes cost one
+	// call per owner, made in parallel. A batch over the limit is
+	// INVALID_ARGUMENT as a whole; a bad key fails only itself.
+	GetMany(context.Context, *connect.Request[v1.GetManyRequest]) (*connect.Response[v1.GetManyResponse], error)
+	// SetMany stores up to --max-batch-keys entries of one group. Each is
+	// stored as Set would store it, and answered on its own, in order. The
+	// entries are applied concurrently: a batch is not a transaction.
+	SetMany(context.Context, *connect.Request[v1.SetManyRequest]) (*connect.Response[v1.SetManyResponse], error)
+	// DeleteMany removes up to --max-batch-keys keys of one group, each as
+	// Delete would, each answered on its own, in order.
+	DeleteMany(context.Context, *connect.Request[v1.DeleteManyRequest]) (*connect.Response[v1.DeleteManyResponse], error)
+	// Pipeline carries Get, Set and Delete calls over one stream. The node
+	// runs up to a bounded number of a stream's calls at once and answers
+	// each as soon as it is done, with the id of its request: answers may
+	// come in another order than the requests. A bad request is answered
+	// with its error and the stream goes on; a message over the node's size
+	// limit ends the stream.
+	Pipeline(context.Context, *connect.BidiStream[v1.PipelineRequest, v1.PipelineResponse]) error
 }
 
 // NewCacheServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -154,6 +253,33 @@ func NewCacheServiceHandler(svc CacheServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	cacheServiceGetManyHandler := connect.NewUnaryHandler(
+		CacheServiceGetManyProcedure,
+		svc.GetMany,
+		connect.WithSchema(cacheServiceMethods.ByName("GetMany")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	cacheServiceSetManyHandler := connect.NewUnaryHandler(
+		CacheServiceSetManyProcedure,
+		svc.SetMany,
+		connect.WithSchema(cacheServiceMethods.ByName("SetMany")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	cacheServiceDeleteManyHandler := connect.NewUnaryHandler(
+		CacheServiceDeleteManyProcedure,
+		svc.DeleteMany,
+		connect.WithSchema(cacheServiceMethods.ByName("DeleteMany")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	cacheServicePipelineHandler := connect.NewBidiStreamHandler(
+		CacheServicePipelineProcedure,
+		svc.Pipeline,
+		connect.WithSchema(cacheServiceMethods.ByName("Pipeline")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/distcache.v1.CacheService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CacheServiceGetProcedure:
@@ -162,6 +288,14 @@ func NewCacheServiceHandler(svc CacheServiceHandler, opts ...connect.HandlerOpti
 			cacheServiceSetHandler.ServeHTTP(w, r)
 		case CacheServiceDeleteProcedure:
 			cacheServiceDeleteHandler.ServeHTTP(w, r)
+		case CacheServiceGetManyProcedure:
+			cacheServiceGetManyHandler.ServeHTTP(w, r)
+		case CacheServiceSetManyProcedure:
+			cacheServiceSetManyHandler.ServeHTTP(w, r)
+		case CacheServiceDeleteManyProcedure:
+			cacheServiceDeleteManyHandler.ServeHTTP(w, r)
+		case CacheServicePipelineProcedure:
+			cacheServicePipelineHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -181,4 +315,20 @@ func (UnimplementedCacheServiceHandler) Set(context.Context, *connect.Request[v1
 
 func (UnimplementedCacheServiceHandler) Delete(context.Context, *connect.Request[v1.DeleteRequest]) (*connect.Response[v1.DeleteResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.CacheService.Delete is not implemented"))
+}
+
+func (UnimplementedCacheServiceHandler) GetMany(context.Context, *connect.Request[v1.GetManyRequest]) (*connect.Response[v1.GetManyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.CacheService.GetMany is not implemented"))
+}
+
+func (UnimplementedCacheServiceHandler) SetMany(context.Context, *connect.Request[v1.SetManyRequest]) (*connect.Response[v1.SetManyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.CacheService.SetMany is not implemented"))
+}
+
+func (UnimplementedCacheServiceHandler) DeleteMany(context.Context, *connect.Request[v1.DeleteManyRequest]) (*connect.Response[v1.DeleteManyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.CacheService.DeleteMany is not implemented"))
+}
+
+func (UnimplementedCacheServiceHandler) Pipeline(context.Context, *connect.BidiStream[v1.PipelineRequest, v1.PipelineResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.CacheService.Pipeline is not implemented"))
 }

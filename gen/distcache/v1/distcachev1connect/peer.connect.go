@@ -45,6 +45,12 @@ const (
 	PeerServiceReplicateProcedure = "/distcache.v1.PeerService/Replicate"
 	// PeerServicePeekProcedure is the fully-qualified name of the PeerService's Peek RPC.
 	PeerServicePeekProcedure = "/distcache.v1.PeerService/Peek"
+	// PeerServiceFetchManyProcedure is the fully-qualified name of the PeerService's FetchMany RPC.
+	PeerServiceFetchManyProcedure = "/distcache.v1.PeerService/FetchMany"
+	// PeerServiceStoreManyProcedure is the fully-qualified name of the PeerService's StoreMany RPC.
+	PeerServiceStoreManyProcedure = "/distcache.v1.PeerService/StoreMany"
+	// PeerServiceRemoveManyProcedure is the fully-qualified name of the PeerService's RemoveMany RPC.
+	PeerServiceRemoveManyProcedure = "/distcache.v1.PeerService/RemoveMany"
 )
 
 // PeerServiceClient is a client for the distcache.v1.PeerService service.
@@ -67,6 +73,15 @@ type PeerServiceClient interface {
 	// without loading or asking anyone: owners read their replicas with it
 	// to find the newest version.
 	Peek(context.Context, *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error)
+	// FetchMany is Fetch for many keys of one group in one call: each key is
+	// answered on its own, exactly as Fetch would answer it.
+	FetchMany(context.Context, *connect.Request[v1.FetchManyRequest]) (*connect.Response[v1.FetchManyResponse], error)
+	// StoreMany is Store for many entries of one group: each is stored as
+	// Store would store it and answered on its own.
+	StoreMany(context.Context, *connect.Request[v1.StoreManyRequest]) (*connect.Response[v1.StoreManyResponse], error)
+	// RemoveMany is Remove for many keys of one group, each answered on its
+	// own.
+	RemoveMany(context.Context, *connect.Request[v1.RemoveManyRequest]) (*connect.Response[v1.RemoveManyResponse], error)
 }
 
 // NewPeerServiceClient constructs a client for the distcache.v1.PeerService service. By default, it
@@ -122,6 +137,27 @@ func NewPeerServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		fetchMany: connect.NewClient[v1.FetchManyRequest, v1.FetchManyResponse](
+			httpClient,
+			baseURL+PeerServiceFetchManyProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("FetchMany")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		storeMany: connect.NewClient[v1.StoreManyRequest, v1.StoreManyResponse](
+			httpClient,
+			baseURL+PeerServiceStoreManyProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("StoreMany")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		removeMany: connect.NewClient[v1.RemoveManyRequest, v1.RemoveManyResponse](
+			httpClient,
+			baseURL+PeerServiceRemoveManyProcedure,
+			connect.WithSchema(peerServiceMethods.ByName("RemoveMany")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -133,6 +169,9 @@ type peerServiceClient struct {
 	invalidate *connect.Client[v1.InvalidateRequest, v1.InvalidateResponse]
 	replicate  *connect.Client[v1.ReplicateRequest, v1.ReplicateResponse]
 	peek       *connect.Client[v1.PeekRequest, v1.PeekResponse]
+	fetchMany  *connect.Client[v1.FetchManyRequest, v1.FetchManyResponse]
+	storeMany  *connect.Client[v1.StoreManyRequest, v1.StoreManyResponse]
+	removeMany *connect.Client[v1.RemoveManyRequest, v1.RemoveManyResponse]
 }
 
 // Fetch calls distcache.v1.PeerService.Fetch.
@@ -165,6 +204,21 @@ func (c *peerServiceClient) Peek(ctx context.Context, req *connect.Request[v1.Pe
 	return c.peek.CallUnary(ctx, req)
 }
 
+// FetchMany calls distcache.v1.PeerService.FetchMany.
+func (c *peerServiceClient) FetchMany(ctx context.Context, req *connect.Request[v1.FetchManyRequest]) (*connect.Response[v1.FetchManyResponse], error) {
+	return c.fetchMany.CallUnary(ctx, req)
+}
+
+// StoreMany calls distcache.v1.PeerService.StoreMany.
+func (c *peerServiceClient) StoreMany(ctx context.Context, req *connect.Request[v1.StoreManyRequest]) (*connect.Response[v1.StoreManyResponse], error) {
+	return c.storeMany.CallUnary(ctx, req)
+}
+
+// RemoveMany calls distcache.v1.PeerService.RemoveMany.
+func (c *peerServiceClient) RemoveMany(ctx context.Context, req *connect.Request[v1.RemoveManyRequest]) (*connect.Response[v1.RemoveManyResponse], error) {
+	return c.removeMany.CallUnary(ctx, req)
+}
+
 // PeerServiceHandler is an implementation of the distcache.v1.PeerService service.
 type PeerServiceHandler interface {
 	// Fetch returns the value of key in group from the owner's store,
@@ -185,6 +239,15 @@ type PeerServiceHandler interface {
 	// without loading or asking anyone: owners read their replicas with it
 	// to find the newest version.
 	Peek(context.Context, *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error)
+	// FetchMany is Fetch for many keys of one group in one call: each key is
+	// answered on its own, exactly as Fetch would answer it.
+	FetchMany(context.Context, *connect.Request[v1.FetchManyRequest]) (*connect.Response[v1.FetchManyResponse], error)
+	// StoreMany is Store for many entries of one group: each is stored as
+	// Store would store it and answered on its own.
+	StoreMany(context.Context, *connect.Request[v1.StoreManyRequest]) (*connect.Response[v1.StoreManyResponse], error)
+	// RemoveMany is Remove for many keys of one group, each answered on its
+	// own.
+	RemoveMany(context.Context, *connect.Request[v1.RemoveManyRequest]) (*connect.Response[v1.RemoveManyResponse], error)
 }
 
 // NewPeerServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -236,6 +299,27 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	peerServiceFetchManyHandler := connect.NewUnaryHandler(
+		PeerServiceFetchManyProcedure,
+		svc.FetchMany,
+		connect.WithSchema(peerServiceMethods.ByName("FetchMany")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	peerServiceStoreManyHandler := connect.NewUnaryHandler(
+		PeerServiceStoreManyProcedure,
+		svc.StoreMany,
+		connect.WithSchema(peerServiceMethods.ByName("StoreMany")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	peerServiceRemoveManyHandler := connect.NewUnaryHandler(
+		PeerServiceRemoveManyProcedure,
+		svc.RemoveMany,
+		connect.WithSchema(peerServiceMethods.ByName("RemoveMany")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/distcache.v1.PeerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PeerServiceFetchProcedure:
@@ -250,6 +334,12 @@ func NewPeerServiceHandler(svc PeerServiceHandler, opts ...connect.HandlerOption
 			peerServiceReplicateHandler.ServeHTTP(w, r)
 		case PeerServicePeekProcedure:
 			peerServicePeekHandler.ServeHTTP(w, r)
+		case PeerServiceFetchManyProcedure:
+			peerServiceFetchManyHandler.ServeHTTP(w, r)
+		case PeerServiceStoreManyProcedure:
+			peerServiceStoreManyHandler.ServeHTTP(w, r)
+		case PeerServiceRemoveManyProcedure:
+			peerServiceRemoveManyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -281,4 +371,16 @@ func (UnimplementedPeerServiceHandler) Replicate(context.Context, *connect.Reque
 
 func (UnimplementedPeerServiceHandler) Peek(context.Context, *connect.Request[v1.PeekRequest]) (*connect.Response[v1.PeekResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.Peek is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) FetchMany(context.Context, *connect.Request[v1.FetchManyRequest]) (*connect.Response[v1.FetchManyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.FetchMany is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) StoreMany(context.Context, *connect.Request[v1.StoreManyRequest]) (*connect.Response[v1.StoreManyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.StoreMany is not implemented"))
+}
+
+func (UnimplementedPeerServiceHandler) RemoveMany(context.Context, *connect.Request[v1.RemoveManyRequest]) (*connect.Response[v1.RemoveManyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("distcache.v1.PeerService.RemoveMany is not implemented"))
 }

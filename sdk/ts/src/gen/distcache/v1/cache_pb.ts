@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Violation } from "../../buf/validate/validate_pb.js";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
@@ -13,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/cache.proto.
  */
 export const file_distcache_v1_cache: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJUCgpHZXRSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBImoKC0dldFJlc3BvbnNlEg0KBXZhbHVlGAEgASgMEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIkCgZzb3VyY2UYAyABKA4yFC5kaXN0Y2FjaGUudjEuU291cmNlIqgBCgpTZXRSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBEhkKBXZhbHVlGAMgASgMQgq6SAd6BRiAgIAgEjcKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPukgMqgEJIgUIgOeEDzIAIg0KC1NldFJlc3BvbnNlIlcKDURlbGV0ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gEiEAoORGVsZXRlUmVzcG9uc2UqZgoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhAKDFNPVVJDRV9MT0NBTBABEg4KClNPVVJDRV9IT1QQAhIPCgtTT1VSQ0VfUEVFUhADEhEKDVNPVVJDRV9MT0FERVIQBDLaAQoMQ2FjaGVTZXJ2aWNlEj8KA0dldBIYLmRpc3RjYWNoZS52MS5HZXRSZXF1ZXN0GhkuZGlzdGNhY2hlLnYxLkdldFJlc3BvbnNlIgOQAgESPwoDU2V0EhguZGlzdGNhY2hlLnYxLlNldFJlcXVlc3QaGS5kaXN0Y2FjaGUudjEuU2V0UmVzcG9uc2UiA5ACAhJICgZEZWxldGUSGy5kaXN0Y2FjaGUudjEuRGVsZXRlUmVxdWVzdBocLmRpc3RjYWNoZS52MS5EZWxldGVSZXNwb25zZSIDkAICQj1aO2dpdGh1Yi5jb20vZGlzdGNhY2hlL2Rpc3RjYWNoZS9nZW4vZGlzdGNhY2hlL3YxO2Rpc3RjYWNoZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration]);
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvY2FjaGUucHJvdG8SDGRpc3RjYWNoZS52MSJUCgpHZXRSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBImoKC0dldFJlc3BvbnNlEg0KBXZhbHVlGAEgASgMEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIkCgZzb3VyY2UYAyABKA4yFC5kaXN0Y2FjaGUudjEuU291cmNlIqgBCgpTZXRSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBEhkKBXZhbHVlGAMgASgMQgq6SAd6BRiAgIAgEjcKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPukgMqgEJIgUIgOeEDzIAIg0KC1NldFJlc3BvbnNlIlcKDURlbGV0ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gEiEAoORGVsZXRlUmVzcG9uc2UiVgoIS2V5RXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEisKCnZpb2xhdGlvbnMYAyADKAsyFy5idWYudmFsaWRhdGUuVmlvbGF0aW9uIlUKDkdldE1hbnlSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFAoEa2V5cxgCIAMoCUIGukgD2AEDIp4BCglHZXRSZXN1bHQSDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiQKBnNvdXJjZRgEIAEoDjIULmRpc3RjYWNoZS52MS5Tb3VyY2USJQoFZXJyb3IYBSABKAsyFi5kaXN0Y2FjaGUudjEuS2V5RXJyb3IiOwoPR2V0TWFueVJlc3BvbnNlEigKB3Jlc3VsdHMYASADKAsyFy5kaXN0Y2FjaGUudjEuR2V0UmVzdWx0IncKCFNldEVudHJ5EhcKA2tleRgBIAEoCUIKukgHcgUgASj6ARIZCgV2YWx1ZRgCIAEoDEIKukgHegUYgICAIBI3CgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CD7pIDKoBCSIFCIDnhA8yACJwCg5TZXRNYW55UmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEi8KB2VudHJpZXMYAiADKAsyFi5kaXN0Y2FjaGUudjEuU2V0RW50cnlCBrpIA9gBAyI0CgtXcml0ZVJlc3VsdBIlCgVlcnJvchgBIAEoCzIWLmRpc3RjYWNoZS52MS5LZXlFcnJvciI9Cg9TZXRNYW55UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5Xcml0ZVJlc3VsdCJYChFEZWxldGVNYW55UmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhQKBGtleXMYAiADKAlCBrpIA9gBAyJAChJEZWxldGVNYW55UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5Xcml0ZVJlc3VsdCK+AQoPUGlwZWxpbmVSZXF1ZXN0EgoKAmlkGAEgASgEEi8KA2dldBgCIAEoCzIYLmRpc3RjYWNoZS52MS5HZXRSZXF1ZXN0Qga6SAPYAQNIABIvCgNzZXQYAyABKAsyGC5kaXN0Y2FjaGUudjEuU2V0UmVxdWVzdEIGukgD2AEDSAASNQoGZGVsZXRlGAQgASgLMhsuZGlzdGNhY2hlLnYxLkRlbGV0ZVJlcXVlc3RCBrpIA9gBA0gAQgYKBGNhbGwi0wEKEFBpcGVsaW5lUmVzcG9uc2USCgoCaWQYASABKAQSJQoFZXJyb3IYAiABKAsyFi5kaXN0Y2FjaGUudjEuS2V5RXJyb3ISKAoDZ2V0GAMgASgLMhkuZGlzdGNhY2hlLnYxLkdldFJlc3BvbnNlSAASKAoDc2V0GAQgASgLMhkuZGlzdGNhY2hlLnYxLlNldFJlc3BvbnNlSAASLgoGZGVsZXRlGAUgASgLMhwuZGlzdGNhY2hlLnYxLkRlbGV0ZVJlc3BvbnNlSABCCAoGcmVzdWx0KmYKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIQCgxTT1VSQ0VfTE9DQUwQARIOCgpTT1VSQ0VfSE9UEAISDwoLU09VUkNFX1BFRVIQAxIRCg1TT1VSQ0VfTE9BREVSEAQymQQKDENhY2hlU2VydmljZRI/CgNHZXQSGC5kaXN0Y2FjaGUudjEuR2V0UmVxdWVzdBoZLmRpc3RjYWNoZS52MS5HZXRSZXNwb25zZSIDkAIBEj8KA1NldBIYLmRpc3RjYWNoZS52MS5TZXRSZXF1ZXN0GhkuZGlzdGNhY2hlLnYxLlNldFJlc3BvbnNlIgOQAgISSAoGRGVsZXRlEhsuZGlzdGNhY2hlLnYxLkRlbGV0ZVJlcXVlc3QaHC5kaXN0Y2FjaGUudjEuRGVsZXRlUmVzcG9uc2UiA5ACAhJLCgdHZXRNYW55EhwuZGlzdGNhY2hlLnYxLkdldE1hbnlSZXF1ZXN0Gh0uZGlzdGNhY2hlLnYxLkdldE1hbnlSZXNwb25zZSIDkAIBEksKB1NldE1hbnkSHC5kaXN0Y2FjaGUudjEuU2V0TWFueVJlcXVlc3QaHS5kaXN0Y2FjaGUudjEuU2V0TWFueVJlc3BvbnNlIgOQAgISVAoKRGVsZXRlTWFueRIfLmRpc3RjYWNoZS52MS5EZWxldGVNYW55UmVxdWVzdBogLmRpc3RjYWNoZS52MS5EZWxldGVNYW55UmVzcG9uc2UiA5ACAhJNCghQaXBlbGluZRIdLmRpc3RjYWNoZS52MS5QaXBlbGluZVJlcXVlc3QaHi5kaXN0Y2FjaGUudjEuUGlwZWxpbmVSZXNwb25zZSgBMAFCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration]);
 
 /**
  * GetRequest names one key of one group.
@@ -181,6 +182,414 @@ export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
   messageDesc(file_distcache_v1_cache, 5);
 
 /**
+ * KeyError is why one key of a batch, or one call of a pipeline, failed:
+ * the code and message the single-key call would have answered.
+ *
+ * @generated from message distcache.v1.KeyError
+ */
+export type KeyError = Message<"distcache.v1.KeyError"> & {
+  /**
+   * code is the Connect code in its string form, such as "not_found",
+   * "invalid_argument" or "unavailable".
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * message says what went wrong.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * violations name the fields and rules an invalid_argument broke.
+   *
+   * @generated from field: repeated buf.validate.Violation violations = 3;
+   */
+  violations: Violation[];
+};
+
+/**
+ * Describes the message distcache.v1.KeyError.
+ * Use `create(KeyErrorSchema)` to create a new message.
+ */
+export const KeyErrorSchema: GenMessage<KeyError> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 6);
+
+/**
+ * GetManyRequest names keys of one group.
+ *
+ * @generated from message distcache.v1.GetManyRequest
+ */
+export type GetManyRequest = Message<"distcache.v1.GetManyRequest"> & {
+  /**
+   * group is the cache group, such as "default".
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * keys are validated one by one as GetRequest.key is (1 to 250 bytes of
+   * UTF-8): a bad key gets its own invalid_argument and does not fail
+   * the others. At most the node's --max-batch-keys (default 1,000).
+   *
+   * @generated from field: repeated string keys = 2;
+   */
+  keys: string[];
+};
+
+/**
+ * Describes the message distcache.v1.GetManyRequest.
+ * Use `create(GetManyRequestSchema)` to create a new message.
+ */
+export const GetManyRequestSchema: GenMessage<GetManyRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 7);
+
+/**
+ * GetResult is one key's answer in a GetManyResponse.
+ *
+ * @generated from message distcache.v1.GetResult
+ */
+export type GetResult = Message<"distcache.v1.GetResult"> & {
+  /**
+   * found is true when the key has a value; then error is absent.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * value is the value, when found.
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * ttl is the time the entry has left; absent when it never expires.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * source says where the value came from.
+   *
+   * @generated from field: distcache.v1.Source source = 4;
+   */
+  source: Source;
+
+  /**
+   * error is why the key has no value: code "not_found" for a key the
+   * source does not have, or any error Get would have answered.
+   *
+   * @generated from field: distcache.v1.KeyError error = 5;
+   */
+  error?: KeyError | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.GetResult.
+ * Use `create(GetResultSchema)` to create a new message.
+ */
+export const GetResultSchema: GenMessage<GetResult> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 8);
+
+/**
+ * GetManyResponse answers each key of a GetManyRequest.
+ *
+ * @generated from message distcache.v1.GetManyResponse
+ */
+export type GetManyResponse = Message<"distcache.v1.GetManyResponse"> & {
+  /**
+   * results are in the order of the request's keys, one per key.
+   *
+   * @generated from field: repeated distcache.v1.GetResult results = 1;
+   */
+  results: GetResult[];
+};
+
+/**
+ * Describes the message distcache.v1.GetManyResponse.
+ * Use `create(GetManyResponseSchema)` to create a new message.
+ */
+export const GetManyResponseSchema: GenMessage<GetManyResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 9);
+
+/**
+ * SetEntry is one entry of a SetManyRequest.
+ *
+ * @generated from message distcache.v1.SetEntry
+ */
+export type SetEntry = Message<"distcache.v1.SetEntry"> & {
+  /**
+   * key is 1 to 250 bytes of UTF-8.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * value is at most the node's --max-value-bytes.
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * ttl is as in SetRequest: absent means the group's, zero means forever.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.SetEntry.
+ * Use `create(SetEntrySchema)` to create a new message.
+ */
+export const SetEntrySchema: GenMessage<SetEntry> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 10);
+
+/**
+ * SetManyRequest stores entries in one group.
+ *
+ * @generated from message distcache.v1.SetManyRequest
+ */
+export type SetManyRequest = Message<"distcache.v1.SetManyRequest"> & {
+  /**
+   * group is the cache group, such as "default".
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * entries are validated one by one as SetRequest's fields are: a bad
+   * entry gets its own invalid_argument and does not fail the others. At
+   * most the node's --max-batch-keys; the whole request is at most
+   * --max-value-bytes + 16 KiB.
+   *
+   * @generated from field: repeated distcache.v1.SetEntry entries = 2;
+   */
+  entries: SetEntry[];
+};
+
+/**
+ * Describes the message distcache.v1.SetManyRequest.
+ * Use `create(SetManyRequestSchema)` to create a new message.
+ */
+export const SetManyRequestSchema: GenMessage<SetManyRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 11);
+
+/**
+ * WriteResult is one key's answer to a SetMany or DeleteMany.
+ *
+ * @generated from message distcache.v1.WriteResult
+ */
+export type WriteResult = Message<"distcache.v1.WriteResult"> & {
+  /**
+   * error is absent when the write is done, else why it failed.
+   *
+   * @generated from field: distcache.v1.KeyError error = 1;
+   */
+  error?: KeyError | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.WriteResult.
+ * Use `create(WriteResultSchema)` to create a new message.
+ */
+export const WriteResultSchema: GenMessage<WriteResult> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 12);
+
+/**
+ * SetManyResponse answers each entry of a SetManyRequest.
+ *
+ * @generated from message distcache.v1.SetManyResponse
+ */
+export type SetManyResponse = Message<"distcache.v1.SetManyResponse"> & {
+  /**
+   * results are in the order of the request's entries, one per entry.
+   *
+   * @generated from field: repeated distcache.v1.WriteResult results = 1;
+   */
+  results: WriteResult[];
+};
+
+/**
+ * Describes the message distcache.v1.SetManyResponse.
+ * Use `create(SetManyResponseSchema)` to create a new message.
+ */
+export const SetManyResponseSchema: GenMessage<SetManyResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 13);
+
+/**
+ * DeleteManyRequest names keys to remove from one group.
+ *
+ * @generated from message distcache.v1.DeleteManyRequest
+ */
+export type DeleteManyRequest = Message<"distcache.v1.DeleteManyRequest"> & {
+  /**
+   * group is the cache group, such as "default".
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * keys are validated one by one as DeleteRequest.key is. At most the
+   * node's --max-batch-keys.
+   *
+   * @generated from field: repeated string keys = 2;
+   */
+  keys: string[];
+};
+
+/**
+ * Describes the message distcache.v1.DeleteManyRequest.
+ * Use `create(DeleteManyRequestSchema)` to create a new message.
+ */
+export const DeleteManyRequestSchema: GenMessage<DeleteManyRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 14);
+
+/**
+ * DeleteManyResponse answers each key of a DeleteManyRequest.
+ *
+ * @generated from message distcache.v1.DeleteManyResponse
+ */
+export type DeleteManyResponse = Message<"distcache.v1.DeleteManyResponse"> & {
+  /**
+   * results are in the order of the request's keys, one per key.
+   *
+   * @generated from field: repeated distcache.v1.WriteResult results = 1;
+   */
+  results: WriteResult[];
+};
+
+/**
+ * Describes the message distcache.v1.DeleteManyResponse.
+ * Use `create(DeleteManyResponseSchema)` to create a new message.
+ */
+export const DeleteManyResponseSchema: GenMessage<DeleteManyResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 15);
+
+/**
+ * PipelineRequest is one call on a Pipeline stream.
+ *
+ * @generated from message distcache.v1.PipelineRequest
+ */
+export type PipelineRequest = Message<"distcache.v1.PipelineRequest"> & {
+  /**
+   * id is the caller's: the answer carries it back.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * call is the call to make, validated as the unary call's request is;
+   * a bad one is answered with an invalid_argument error.
+   *
+   * @generated from oneof distcache.v1.PipelineRequest.call
+   */
+  call: {
+    /**
+     * get is a Get.
+     *
+     * @generated from field: distcache.v1.GetRequest get = 2;
+     */
+    value: GetRequest;
+    case: "get";
+  } | {
+    /**
+     * set is a Set.
+     *
+     * @generated from field: distcache.v1.SetRequest set = 3;
+     */
+    value: SetRequest;
+    case: "set";
+  } | {
+    /**
+     * delete is a Delete.
+     *
+     * @generated from field: distcache.v1.DeleteRequest delete = 4;
+     */
+    value: DeleteRequest;
+    case: "delete";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message distcache.v1.PipelineRequest.
+ * Use `create(PipelineRequestSchema)` to create a new message.
+ */
+export const PipelineRequestSchema: GenMessage<PipelineRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 16);
+
+/**
+ * PipelineResponse answers one PipelineRequest.
+ *
+ * @generated from message distcache.v1.PipelineResponse
+ */
+export type PipelineResponse = Message<"distcache.v1.PipelineResponse"> & {
+  /**
+   * id is the request's id.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * error is set when the call failed; then result is absent.
+   *
+   * @generated from field: distcache.v1.KeyError error = 2;
+   */
+  error?: KeyError | undefined;
+
+  /**
+   * result is the call's answer, of the call's kind.
+   *
+   * @generated from oneof distcache.v1.PipelineResponse.result
+   */
+  result: {
+    /**
+     * get answers a get.
+     *
+     * @generated from field: distcache.v1.GetResponse get = 3;
+     */
+    value: GetResponse;
+    case: "get";
+  } | {
+    /**
+     * set answers a set.
+     *
+     * @generated from field: distcache.v1.SetResponse set = 4;
+     */
+    value: SetResponse;
+    case: "set";
+  } | {
+    /**
+     * delete answers a delete.
+     *
+     * @generated from field: distcache.v1.DeleteResponse delete = 5;
+     */
+    value: DeleteResponse;
+    case: "delete";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message distcache.v1.PipelineResponse.
+ * Use `create(PipelineResponseSchema)` to create a new message.
+ */
+export const PipelineResponseSchema: GenMessage<PipelineResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_cache, 17);
+
+/**
  * Source says where a value came from.
  *
  * @generated from enum distcache.v1.Source
@@ -268,6 +677,58 @@ export const CacheService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRequestSchema;
     output: typeof DeleteResponseSchema;
+  },
+  /**
+   * GetMany gets up to the node's --max-batch-keys keys of one group in
+   * one call. Each key is answered on its own, in the order asked, with
+   * the outcome Get would have had; keys owned by other nodes cost one
+   * call per owner, made in parallel. A batch over the limit is
+   * INVALID_ARGUMENT as a whole; a bad key fails only itself.
+   *
+   * @generated from rpc distcache.v1.CacheService.GetMany
+   */
+  getMany: {
+    methodKind: "unary";
+    input: typeof GetManyRequestSchema;
+    output: typeof GetManyResponseSchema;
+  },
+  /**
+   * SetMany stores up to --max-batch-keys entries of one group. Each is
+   * stored as Set would store it, and answered on its own, in order. The
+   * entries are applied concurrently: a batch is not a transaction.
+   *
+   * @generated from rpc distcache.v1.CacheService.SetMany
+   */
+  setMany: {
+    methodKind: "unary";
+    input: typeof SetManyRequestSchema;
+    output: typeof SetManyResponseSchema;
+  },
+  /**
+   * DeleteMany removes up to --max-batch-keys keys of one group, each as
+   * Delete would, each answered on its own, in order.
+   *
+   * @generated from rpc distcache.v1.CacheService.DeleteMany
+   */
+  deleteMany: {
+    methodKind: "unary";
+    input: typeof DeleteManyRequestSchema;
+    output: typeof DeleteManyResponseSchema;
+  },
+  /**
+   * Pipeline carries Get, Set and Delete calls over one stream. The node
+   * runs up to a bounded number of a stream's calls at once and answers
+   * each as soon as it is done, with the id of its request: answers may
+   * come in another order than the requests. A bad request is answered
+   * with its error and the stream goes on; a message over the node's size
+   * limit ends the stream.
+   *
+   * @generated from rpc distcache.v1.CacheService.Pipeline
+   */
+  pipeline: {
+    methodKind: "bidi_streaming";
+    input: typeof PipelineRequestSchema;
+    output: typeof PipelineResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_distcache_v1_cache, 0);

@@ -5,6 +5,8 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
+import type { KeyError, SetEntry, WriteResult } from "./cache_pb.js";
+import { file_distcache_v1_cache } from "./cache_pb.js";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/peer.proto.
  */
 export const file_distcache_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChdkaXN0Y2FjaGUvdjEvcGVlci5wcm90bxIMZGlzdGNhY2hlLnYxInAKDEZldGNoUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ARIYCgZob2xkZXIYAyABKAlCCLpIBXIDKIACIoQBCg1GZXRjaFJlc3BvbnNlEg0KBXZhbHVlGAEgASgMEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZsb2FkZWQYAyABKAgSLAoJaG90X2xlYXNlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqoBCgxTdG9yZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gESGQoFdmFsdWUYAyABKAxCCrpIB3oFGICAgCASNwoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiBQiA54QPMgAiDwoNU3RvcmVSZXNwb25zZSJXCg1SZW1vdmVSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBIhAKDlJlbW92ZVJlc3BvbnNlIlsKEUludmFsaWRhdGVSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBIhQKEkludmFsaWRhdGVSZXNwb25zZSKSAQoGUmVjb3JkEhcKA2tleRgBIAEoCUIKukgHcgUgASj6ARIZCgV2YWx1ZRgCIAEoDEIKukgHegUYgICAIBIwCgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CCLpIBaoBAjIAEg8KB3ZlcnNpb24YBCABKAQSEQoJdG9tYnN0b25lGAUgASgIInUKEFJlcGxpY2F0ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIyCgdyZWNvcmRzGAIgAygLMhQuZGlzdGNhY2hlLnYxLlJlY29yZEILukgIkgEFCAEQgAgiIQoRUmVwbGljYXRlUmVzcG9uc2USDAoEa2VwdBgBIAEoDSJVCgtQZWVrUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ASJDCgxQZWVrUmVzcG9uc2USDQoFZm91bmQYASABKAgSJAoGcmVjb3JkGAIgASgLMhQuZGlzdGNhY2hlLnYxLlJlY29yZDLSAwoLUGVlclNlcnZpY2USRQoFRmV0Y2gSGi5kaXN0Y2FjaGUudjEuRmV0Y2hSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLkZldGNoUmVzcG9uc2UiA5ACARJFCgVTdG9yZRIaLmRpc3RjYWNoZS52MS5TdG9yZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuU3RvcmVSZXNwb25zZSIDkAICEkgKBlJlbW92ZRIbLmRpc3RjYWNoZS52MS5SZW1vdmVSZXF1ZXN0GhwuZGlzdGNhY2hlLnYxLlJlbW92ZVJlc3BvbnNlIgOQAgISVAoKSW52YWxpZGF0ZRIfLmRpc3RjYWNoZS52MS5JbnZhbGlkYXRlUmVxdWVzdBogLmRpc3RjYWNoZS52MS5JbnZhbGlkYXRlUmVzcG9uc2UiA5ACAhJRCglSZXBsaWNhdGUSHi5kaXN0Y2FjaGUudjEuUmVwbGljYXRlUmVxdWVzdBofLmRpc3RjYWNoZS52MS5SZXBsaWNhdGVSZXNwb25zZSIDkAICEkIKBFBlZWsSGS5kaXN0Y2FjaGUudjEuUGVla1JlcXVlc3QaGi5kaXN0Y2FjaGUudjEuUGVla1Jlc3BvbnNlIgOQAgFCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration]);
+  fileDesc("ChdkaXN0Y2FjaGUvdjEvcGVlci5wcm90bxIMZGlzdGNhY2hlLnYxInAKDEZldGNoUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ARIYCgZob2xkZXIYAyABKAlCCLpIBXIDKIACIoQBCg1GZXRjaFJlc3BvbnNlEg0KBXZhbHVlGAEgASgMEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZsb2FkZWQYAyABKAgSLAoJaG90X2xlYXNlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqoBCgxTdG9yZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIXCgNrZXkYAiABKAlCCrpIB3IFIAEo+gESGQoFdmFsdWUYAyABKAxCCrpIB3oFGICAgCASNwoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQg+6SAyqAQkiBQiA54QPMgAiDwoNU3RvcmVSZXNwb25zZSJXCg1SZW1vdmVSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBIhAKDlJlbW92ZVJlc3BvbnNlIlsKEUludmFsaWRhdGVSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSFwoDa2V5GAIgASgJQgq6SAdyBSABKPoBIhQKEkludmFsaWRhdGVSZXNwb25zZSKSAQoGUmVjb3JkEhcKA2tleRgBIAEoCUIKukgHcgUgASj6ARIZCgV2YWx1ZRgCIAEoDEIKukgHegUYgICAIBIwCgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CCLpIBaoBAjIAEg8KB3ZlcnNpb24YBCABKAQSEQoJdG9tYnN0b25lGAUgASgIInUKEFJlcGxpY2F0ZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JBIyCgdyZWNvcmRzGAIgAygLMhQuZGlzdGNhY2hlLnYxLlJlY29yZEILukgIkgEFCAEQgAgiIQoRUmVwbGljYXRlUmVzcG9uc2USDAoEa2VwdBgBIAEoDSJVCgtQZWVrUmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhcKA2tleRgCIAEoCUIKukgHcgUgASj6ASJDCgxQZWVrUmVzcG9uc2USDQoFZm91bmQYASABKAgSJAoGcmVjb3JkGAIgASgLMhQuZGlzdGNhY2hlLnYxLlJlY29yZCJ8ChBGZXRjaE1hbnlSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSHwoEa2V5cxgCIAMoCUIRukgOkgELCAEiB3IFIAEo+gESGAoGaG9sZGVyGAMgASgJQgi6SAVyAyiAAiKpAQoLRmV0Y2hSZXN1bHQSJQoFZXJyb3IYASABKAsyFi5kaXN0Y2FjaGUudjEuS2V5RXJyb3ISDQoFdmFsdWUYAiABKAwSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBmxvYWRlZBgEIAEoCBIsCglob3RfbGVhc2UYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iPwoRRmV0Y2hNYW55UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5GZXRjaFJlc3VsdCJ0ChBTdG9yZU1hbnlSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSMQoHZW50cmllcxgCIAMoCzIWLmRpc3RjYWNoZS52MS5TZXRFbnRyeUIIukgFkgECCAEiPwoRU3RvcmVNYW55UmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLmRpc3RjYWNoZS52MS5Xcml0ZVJlc3VsdCJjChFSZW1vdmVNYW55UmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEh8KBGtleXMYAiADKAlCEbpIDpIBCwgBIgdyBSABKPoBIkAKElJlbW92ZU1hbnlSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkuZGlzdGNhY2hlLnYxLldyaXRlUmVzdWx0Ms4FCgtQZWVyU2VydmljZRJFCgVGZXRjaBIaLmRpc3RjYWNoZS52MS5GZXRjaFJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuRmV0Y2hSZXNwb25zZSIDkAIBEkUKBVN0b3JlEhouZGlzdGNhY2hlLnYxLlN0b3JlUmVxdWVzdBobLmRpc3RjYWNoZS52MS5TdG9yZVJlc3BvbnNlIgOQAgISSAoGUmVtb3ZlEhsuZGlzdGNhY2hlLnYxLlJlbW92ZVJlcXVlc3QaHC5kaXN0Y2FjaGUudjEuUmVtb3ZlUmVzcG9uc2UiA5ACAhJUCgpJbnZhbGlkYXRlEh8uZGlzdGNhY2hlLnYxLkludmFsaWRhdGVSZXF1ZXN0GiAuZGlzdGNhY2hlLnYxLkludmFsaWRhdGVSZXNwb25zZSIDkAICElEKCVJlcGxpY2F0ZRIeLmRpc3RjYWNoZS52MS5SZXBsaWNhdGVSZXF1ZXN0Gh8uZGlzdGNhY2hlLnYxLlJlcGxpY2F0ZVJlc3BvbnNlIgOQAgISQgoEUGVlaxIZLmRpc3RjYWNoZS52MS5QZWVrUmVxdWVzdBoaLmRpc3RjYWNoZS52MS5QZWVrUmVzcG9uc2UiA5ACARJRCglGZXRjaE1hbnkSHi5kaXN0Y2FjaGUudjEuRmV0Y2hNYW55UmVxdWVzdBofLmRpc3RjYWNoZS52MS5GZXRjaE1hbnlSZXNwb25zZSIDkAIBElEKCVN0b3JlTWFueRIeLmRpc3RjYWNoZS52MS5TdG9yZU1hbnlSZXF1ZXN0Gh8uZGlzdGNhY2hlLnYxLlN0b3JlTWFueVJlc3BvbnNlIgOQAgISVAoKUmVtb3ZlTWFueRIfLmRpc3RjYWNoZS52MS5SZW1vdmVNYW55UmVxdWVzdBogLmRpc3RjYWNoZS52MS5SZW1vdmVNYW55UmVzcG9uc2UiA5ACAkI9WjtnaXRodWIuY29tL2Rpc3RjYWNoZS9kaXN0Y2FjaGUvZ2VuL2Rpc3RjYWNoZS92MTtkaXN0Y2FjaGV2MWIGcHJvdG8z", [file_buf_validate_validate, file_distcache_v1_cache, file_google_protobuf_duration]);
 
 /**
  * FetchRequest names a key.
@@ -396,6 +398,210 @@ export const PeekResponseSchema: GenMessage<PeekResponse> = /*@__PURE__*/
   messageDesc(file_distcache_v1_peer, 12);
 
 /**
+ * FetchManyRequest names keys of one group, all owned by the receiver in
+ * the sender's view.
+ *
+ * @generated from message distcache.v1.FetchManyRequest
+ */
+export type FetchManyRequest = Message<"distcache.v1.FetchManyRequest"> & {
+  /**
+   * group is the cache group.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * keys are 1 to 250 bytes each.
+   *
+   * @generated from field: repeated string keys = 2;
+   */
+  keys: string[];
+
+  /**
+   * holder is as in FetchRequest, for every key.
+   *
+   * @generated from field: string holder = 3;
+   */
+  holder: string;
+};
+
+/**
+ * Describes the message distcache.v1.FetchManyRequest.
+ * Use `create(FetchManyRequestSchema)` to create a new message.
+ */
+export const FetchManyRequestSchema: GenMessage<FetchManyRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 13);
+
+/**
+ * FetchResult is one key's answer in a FetchManyResponse.
+ *
+ * @generated from message distcache.v1.FetchResult
+ */
+export type FetchResult = Message<"distcache.v1.FetchResult"> & {
+  /**
+   * error is set when Fetch would have failed; then the rest is absent.
+   *
+   * @generated from field: distcache.v1.KeyError error = 1;
+   */
+  error?: KeyError | undefined;
+
+  /**
+   * value, ttl, loaded and hot_lease are as in FetchResponse.
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * ttl is what the entry has left on the owner; absent means never expires.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * loaded is true when the owner loaded the value for this call.
+   *
+   * @generated from field: bool loaded = 4;
+   */
+  loaded: boolean;
+
+  /**
+   * hot_lease is as in FetchResponse.
+   *
+   * @generated from field: google.protobuf.Duration hot_lease = 5;
+   */
+  hotLease?: Duration | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.FetchResult.
+ * Use `create(FetchResultSchema)` to create a new message.
+ */
+export const FetchResultSchema: GenMessage<FetchResult> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 14);
+
+/**
+ * FetchManyResponse answers each key of a FetchManyRequest, in order.
+ *
+ * @generated from message distcache.v1.FetchManyResponse
+ */
+export type FetchManyResponse = Message<"distcache.v1.FetchManyResponse"> & {
+  /**
+   * results are one per key, in the request's order.
+   *
+   * @generated from field: repeated distcache.v1.FetchResult results = 1;
+   */
+  results: FetchResult[];
+};
+
+/**
+ * Describes the message distcache.v1.FetchManyResponse.
+ * Use `create(FetchManyResponseSchema)` to create a new message.
+ */
+export const FetchManyResponseSchema: GenMessage<FetchManyResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 15);
+
+/**
+ * StoreManyRequest sets entries on their owner.
+ *
+ * @generated from message distcache.v1.StoreManyRequest
+ */
+export type StoreManyRequest = Message<"distcache.v1.StoreManyRequest"> & {
+  /**
+   * group is the cache group.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * entries are the entries, each validated as a SetRequest's fields.
+   *
+   * @generated from field: repeated distcache.v1.SetEntry entries = 2;
+   */
+  entries: SetEntry[];
+};
+
+/**
+ * Describes the message distcache.v1.StoreManyRequest.
+ * Use `create(StoreManyRequestSchema)` to create a new message.
+ */
+export const StoreManyRequestSchema: GenMessage<StoreManyRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 16);
+
+/**
+ * StoreManyResponse answers each entry of a StoreManyRequest, in order.
+ *
+ * @generated from message distcache.v1.StoreManyResponse
+ */
+export type StoreManyResponse = Message<"distcache.v1.StoreManyResponse"> & {
+  /**
+   * results are one per entry, in the request's order.
+   *
+   * @generated from field: repeated distcache.v1.WriteResult results = 1;
+   */
+  results: WriteResult[];
+};
+
+/**
+ * Describes the message distcache.v1.StoreManyResponse.
+ * Use `create(StoreManyResponseSchema)` to create a new message.
+ */
+export const StoreManyResponseSchema: GenMessage<StoreManyResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 17);
+
+/**
+ * RemoveManyRequest deletes keys on their owner.
+ *
+ * @generated from message distcache.v1.RemoveManyRequest
+ */
+export type RemoveManyRequest = Message<"distcache.v1.RemoveManyRequest"> & {
+  /**
+   * group is the cache group.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * keys are 1 to 250 bytes each.
+   *
+   * @generated from field: repeated string keys = 2;
+   */
+  keys: string[];
+};
+
+/**
+ * Describes the message distcache.v1.RemoveManyRequest.
+ * Use `create(RemoveManyRequestSchema)` to create a new message.
+ */
+export const RemoveManyRequestSchema: GenMessage<RemoveManyRequest> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 18);
+
+/**
+ * RemoveManyResponse answers each key of a RemoveManyRequest, in order.
+ *
+ * @generated from message distcache.v1.RemoveManyResponse
+ */
+export type RemoveManyResponse = Message<"distcache.v1.RemoveManyResponse"> & {
+  /**
+   * results are one per key, in the request's order.
+   *
+   * @generated from field: repeated distcache.v1.WriteResult results = 1;
+   */
+  results: WriteResult[];
+};
+
+/**
+ * Describes the message distcache.v1.RemoveManyResponse.
+ * Use `create(RemoveManyResponseSchema)` to create a new message.
+ */
+export const RemoveManyResponseSchema: GenMessage<RemoveManyResponse> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_peer, 19);
+
+/**
  * PeerService is how nodes talk to each other. A node receiving a peer call
  * acts as the key's owner, whatever its own ring says, so calls never
  * bounce between nodes whose rings briefly disagree. It is not meant for
@@ -469,6 +675,39 @@ export const PeerService: GenService<{
     methodKind: "unary";
     input: typeof PeekRequestSchema;
     output: typeof PeekResponseSchema;
+  },
+  /**
+   * FetchMany is Fetch for many keys of one group in one call: each key is
+   * answered on its own, exactly as Fetch would answer it.
+   *
+   * @generated from rpc distcache.v1.PeerService.FetchMany
+   */
+  fetchMany: {
+    methodKind: "unary";
+    input: typeof FetchManyRequestSchema;
+    output: typeof FetchManyResponseSchema;
+  },
+  /**
+   * StoreMany is Store for many entries of one group: each is stored as
+   * Store would store it and answered on its own.
+   *
+   * @generated from rpc distcache.v1.PeerService.StoreMany
+   */
+  storeMany: {
+    methodKind: "unary";
+    input: typeof StoreManyRequestSchema;
+    output: typeof StoreManyResponseSchema;
+  },
+  /**
+   * RemoveMany is Remove for many keys of one group, each answered on its
+   * own.
+   *
+   * @generated from rpc distcache.v1.PeerService.RemoveMany
+   */
+  removeMany: {
+    methodKind: "unary";
+    input: typeof RemoveManyRequestSchema;
+    output: typeof RemoveManyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_distcache_v1_peer, 0);
