@@ -43,9 +43,13 @@ type Config struct {
 	// PluginCacheDir keeps compiled plugins across restarts
 	// (--plugin-cache); empty compiles at every start.
 	PluginCacheDir string
-	// PluginMemoryMiB caps each plugin instance's memory
+	// PluginMemoryMiB caps each loader instance's memory
 	// (--plugin-memory-mib; default 64).
 	PluginMemoryMiB int
+	// PolicyMemoryMiB caps each policy instance's memory
+	// (--policy-memory-mib); 0, the default, derives each group's cap from
+	// its capacity ([plugin.PolicyMemoryLimit]).
+	PolicyMemoryMiB int
 	// PluginMaxBytes is the largest plugin file read (--plugin-max-bytes;
 	// default [plugin.DefaultMaxModuleBytes]).
 	PluginMaxBytes int64
@@ -292,13 +296,14 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 	}
 	n.closers = append(n.closers, ro.Close)
 	rt, err := plugin.NewRuntime(ctx, plugin.Config{
-		CacheDir:       n.cfg.PluginCacheDir,
-		MemoryLimitMiB: n.cfg.PluginMemoryMiB,
-		MaxModuleBytes: n.cfg.PluginMaxBytes,
-		CacheMaxBytes:  n.cfg.PluginCacheMaxBytes,
-		Logger:         n.log,
-		MeterProvider:  n.tel.MeterProvider,
-		DB:             ro,
+		CacheDir:             n.cfg.PluginCacheDir,
+		MemoryLimitMiB:       n.cfg.PluginMemoryMiB,
+		PolicyMemoryLimitMiB: n.cfg.PolicyMemoryMiB,
+		MaxModuleBytes:       n.cfg.PluginMaxBytes,
+		CacheMaxBytes:        n.cfg.PluginCacheMaxBytes,
+		Logger:               n.log,
+		MeterProvider:        n.tel.MeterProvider,
+		DB:                   ro,
 	})
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)

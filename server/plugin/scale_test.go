@@ -15,7 +15,7 @@ var shippedPolicies = []string{"policy/lru", "policy/wtinylfu", "policy/arc", "p
 // fillResult is what [fillPolicy] measured.
 type fillResult struct {
 	inserted  int           // inserts applied before the policy failed, or all of them
-	resident  int           // entries the driver holds at the end (inserts less victims)
+	resident  int           // entries held after them (inserts less victims)
 	base, mem uint32        // guest memory after init and at the end (the last seen if it failed), in bytes
 	took      time.Duration // time for the inserts
 	err       error         // why the policy failed, or nil
@@ -40,9 +40,9 @@ func spread(i uint64) uint64 {
 }
 
 // fillPolicy drives p as a group of capacity bytes does: n inserts of
-// distinct keys of cost bytes each, in batches of maxEvents, asking for
-// victims whenever the entries exceed the capacity. It stops at the first
-// failure of the instance.
+// distinct keys of cost bytes each, in batches of maxEvents, asking after
+// each batch for victims to bring the entries back under the capacity. It
+// stops at the first failure of the instance.
 func fillPolicy(p *Policy, capacity int64, n int, cost int64) fillResult {
 	res := fillResult{base: p.inst.Memory().Size()}
 	start := time.Now()
@@ -51,34 +51,26 @@ func fillPolicy(p *Policy, capacity int64, n int, cost int64) fillResult {
 	var bytes int64
 	for i := range n {
 		batch = append(batch, cache.Event{Op: cache.OpInsert, Hash: spread(uint64(i)), Cost: cost})
-		bytes += cost
-		over := bytes - capacity
-		if len(batch) < cap(batch) && over <= 0 {
+		if len(batch) < cap(batch) && i < n-1 {
 			continue
 		}
 		p.Apply(batch)
+		bytes += int64(len(batch)) * cost
 		batch = batch[:0]
-		if over > 0 {
+		if over := bytes - capacity; over > 0 {
 			victims = p.Evict(over, victims[:0])
 			bytes -= int64(len(victims)) * cost
+		} else {
+			p.Evict(0, nil) // apply the batch now
 		}
 		if p.Err() != nil {
 			break
 		}
-		res.inserted = i + 1
+		res.inserted, res.resident = i+1, int(bytes/cost)
 		res.mem = p.inst.Memory().Size()
-	}
-	if len(batch) > 0 && p.Err() == nil {
-		p.Apply(batch)
-		p.Evict(0, nil) // flush
-		res.inserted = n
 	}
 	res.took = time.Since(start)
-	res.resident = int(bytes / cost)
 	res.err = p.Err()
-	if p.Err() == nil {
-		res.mem = p.inst.Memory().Size()
-	}
 	return res
 }
 
@@ -123,6 +115,78 @@ func BenchmarkPolicyGuestBytes(b *testing.B) {
 			b.ReportMetric(res.bytesPerEntry(), "guest-B/entry")
 			b.ReportMetric(float64(res.mem)/(1<<20), "guest-MiB")
 			b.ReportMetric(float64(res.took.Nanoseconds())/n, "ns/insert")
+		})
+	}
+}
+
+func TestPolicyMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		capacity, want int64
+	}{
+		{0, PolicyMemoryBase},
+		{-1, PolicyMemoryBase},
+		{minEntryCost - 1, PolicyMemoryBase},
+		{64 << 20, PolicyMemoryBase + (64<<20)/minEntryCost*PolicyMemoryPerEntry},
+		{10_000_000 * minEntryCost, PolicyMemoryBase + 10_000_000*PolicyMemoryPerEntry},
+		{1 << 40, MaxMemoryBytes},
+		{1<<63 - 1, MaxMemoryBytes},
+	} {
+		if got := PolicyMemoryLimit(tc.capacity); got != tc.want {
+			t.Errorf("PolicyMemoryLimit(%d) = %d, want %d", tc.capacity, got, tc.want)
+		}
+	}
+	if got := PolicyMemoryLimit(64 << 20); got>>20 != 158 {
+		t.Errorf("a 64 MiB group's policy gets %d MiB, the docs say 158", got>>20)
+	}
+}
+
+// TestPolicyMemoryCap: an instance's memory stops at its cap, the derived
+// one or the configured one, and the policy traps there.
+func TestPolicyMemoryCap(t *testing.T) {
+	const group = 8 << 20 // 8 MiB: 129,055 of the smallest entries
+	for _, tc := range []struct {
+		name     string
+		override int   // Config.PolicyMemoryLimitMiB
+		want     int64 // the instance's cap
+		fails    bool  // whether filling the group fails
+	}{
+		{"derived", 0, PolicyMemoryLimit(group), false},
+		{"configured", 6, 6 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newTestRuntime(t, Config{PolicyMemoryLimitMiB: tc.override})
+			p := newShippedPolicy(t, rt, "policy/lru", group)
+			if p.MemoryLimit() != tc.want {
+				t.Fatalf("MemoryLimit() = %d, want %d", p.MemoryLimit(), tc.want)
+			}
+			res := fillPolicy(p, group, group/minEntryCost, minEntryCost)
+			t.Logf("%v", res)
+			if failed := res.err != nil; failed != tc.fails {
+				t.Fatalf("failed = %v (%v), want %v", failed, res.err, tc.fails)
+			}
+			if int64(res.mem) > tc.want {
+				t.Fatalf("guest memory %d is over the cap %d", res.mem, tc.want)
+			}
+		})
+	}
+}
+
+// TestShippedPoliciesFitTheirGroup fills a group of 200,000 of the
+// smallest entries with three times as many keys through each shipped
+// policy, so that ARC's ghost lists fill too: none may run out of the
+// memory its group's capacity gives it.
+func TestShippedPoliciesFitTheirGroup(t *testing.T) {
+	const entries = 200_000
+	capacity := int64(entries * minEntryCost)
+	rt := newTestRuntime(t, Config{})
+	for _, pkg := range shippedPolicies {
+		t.Run(pkg, func(t *testing.T) {
+			p := newShippedPolicy(t, rt, pkg, capacity)
+			res := fillPolicy(p, capacity, 3*entries, minEntryCost)
+			t.Logf("%v; cap %d MiB", res, p.MemoryLimit()>>20)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
 		})
 	}
 }
