@@ -163,9 +163,15 @@ func (p *Policy) call(need int64) int {
 	return k
 }
 
+// fail closes the instance after err. With an OnFailure hook (a manager's)
+// the hook logs it, naming the group; without, it is logged here.
 func (p *Policy) fail(err error) {
 	p.failed = err
-	p.mod.rt.failure(p.mod.name, reasonOf(err), err)
+	if p.OnFailure != nil {
+		p.mod.rt.countFailure(p.mod.name, reasonOf(err))
+	} else {
+		p.mod.rt.failure(p.mod.name, reasonOf(err), err)
+	}
 	p.inst.Close(context.Background())
 	if p.OnFailure != nil {
 		go p.OnFailure(p, err)

@@ -97,10 +97,13 @@ type Runtime struct {
 	// not yet closed.
 	liveModules, liveInstances atomic.Int64
 
-	watched  sync.Map // *Policy -> struct{}: instances the watchdog checks
-	stopDog  chan struct{}
-	dogDone  chan struct{}
-	stopOnce sync.Once
+	watched sync.Map // *Policy -> struct{}: instances the watchdog checks
+	// failedGroups maps a group whose policy instance failed to the
+	// policy's name, for the distcache.policy.failed gauge.
+	failedGroups sync.Map
+	stopDog      chan struct{}
+	dogDone      chan struct{}
+	stopOnce     sync.Once
 }
 
 // NewRuntime starts a wazero runtime with the sandboxed WASI module and the
