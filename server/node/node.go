@@ -137,6 +137,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err = n.setupTelemetry(ctx); err != nil {
 		return nil, err
 	}
+	// Made before the plugins, which report each group's policy in it.
+	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
 	if err = n.setupPlugins(ctx); err != nil {
 		return nil, err
 	}
@@ -157,7 +159,6 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("--tokens-file: %w", err)
 		}
 	}
-	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
 	n.handler, err = api.NewHandler(api.Config{
 		Groups:         n,
 		MaxValueBytes:  cfg.MaxValueBytes,
@@ -239,6 +240,7 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 	// A policy plugin still compiling, missing or refused leaves the native
 	// LRU serving, with a log line and a metric; the background load or
 	// the watcher swaps the plugin in later.
+	n.health.SetServing(api.PolicyServicePrefix+g.Name(), true) // until the policy fails
 	_ = n.plugins.BindPolicy(ctx, g, gc.Policy, cc.Capacity)
 	if gc.Loader != nil && gc.Loader.Kind == "wasm" {
 		// A wasm loader's group cannot answer a miss without it, and
@@ -310,6 +312,9 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 	}
 	n.closers = append(n.closers, func() error { return rt.Close(context.Background()) })
 	n.plugins = plugin.NewManager(rt, n.cfg.PluginsDir)
+	n.plugins.OnPolicyState(func(group string, failed *plugin.PolicyFailure) {
+		n.health.SetServing(api.PolicyServicePrefix+group, failed == nil)
+	})
 	n.closers = append(n.closers, func() error { n.plugins.Close(); return nil })
 	// Watch before loading, so a file dropped in meanwhile is not missed.
 	w, err := n.plugins.NewWatcher()
