@@ -46,28 +46,38 @@ func PolicyMemoryLimit(capacity int64) int64 {
 
 // cappedMemory is a memory allocator that caps each instance's memory at
 // limit bytes, below the runtime's limit ([MaxMemoryBytes]), which wazero
-// applies to every instance alike.
-type cappedMemory struct{ limit uint64 }
+// applies to every instance alike. On Linux an instance's memory is a
+// mapping from pool (see memory_linux.go), elsewhere a sliceMemory.
+type cappedMemory struct {
+	limit uint64
+	pool  *mappingPool
+}
 
 var _ experimental.MemoryAllocator = cappedMemory{}
 
 // Allocate implements [experimental.MemoryAllocator].
 func (c cappedMemory) Allocate(_, maxBytes uint64) experimental.LinearMemory {
-	return &linearMemory{limit: min(c.limit, maxBytes)}
+	limit := min(c.limit, maxBytes)
+	if m := c.pool.get(limit); m != nil {
+		return m
+	}
+	return &sliceMemory{limit: limit}
 }
 
-// linearMemory is one instance's memory: a Go slice (so that nothing the
-// host still reads can be unmapped under it) that grows by doubling its
-// capacity, up to the limit, so that a guest growing its memory page by
-// page is copied O(log n) times in all.
-type linearMemory struct {
+// sliceMemory is an instance's memory in a Go slice that grows by doubling
+// its capacity, up to the limit, so that a guest growing its memory page
+// by page is copied O(log n) times in all. It is the fallback where
+// mappedMemory is not available: growing copies the memory inside a guest
+// call, which for hundreds of MiB can take long enough to miss a policy
+// call's deadline on a busy machine.
+type sliceMemory struct {
 	buf   []byte
 	limit uint64
 }
 
 // Reallocate implements [experimental.LinearMemory]: it returns nil, which
 // fails the guest's memory.grow, past the limit.
-func (m *linearMemory) Reallocate(size uint64) []byte {
+func (m *sliceMemory) Reallocate(size uint64) []byte {
 	switch {
 	case size > m.limit:
 		return nil
@@ -83,4 +93,4 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 }
 
 // Free implements [experimental.LinearMemory].
-func (m *linearMemory) Free() { m.buf = nil }
+func (m *sliceMemory) Free() { m.buf = nil }

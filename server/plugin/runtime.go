@@ -98,6 +98,8 @@ type Runtime struct {
 	liveModules, liveInstances atomic.Int64
 
 	watched sync.Map // *Policy -> struct{}: instances the watchdog checks
+	// mappings holds the address ranges of closed instances' memories.
+	mappings mappingPool
 	// failedGroups maps a group whose policy instance failed to the
 	// policy's name, for the distcache.policy.failed gauge.
 	failedGroups sync.Map
@@ -159,11 +161,13 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	return r, nil
 }
 
-// Close closes every module and the compilation cache.
+// Close closes every module and the compilation cache. No call into a
+// plugin may be running: the instances' memory is unmapped.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.stopOnce.Do(func() { close(r.stopDog) })
 	<-r.dogDone
 	err := r.rt.Close(ctx)
+	r.mappings.release() // every instance is closed
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
 	}
@@ -275,7 +279,7 @@ func (m *Module) instantiate(ctx context.Context, limit int64) (api.Module, erro
 	if !m.acquire() {
 		return nil, errModuleClosed
 	}
-	ctx = experimental.WithMemoryAllocator(ctx, cappedMemory{limit: uint64(limit)})
+	ctx = experimental.WithMemoryAllocator(ctx, cappedMemory{limit: uint64(limit), pool: &m.rt.mappings})
 	out := &logWriter{log: m.rt.log, plugin: m.name}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
