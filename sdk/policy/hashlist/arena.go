@@ -18,7 +18,8 @@
 // map or a chain of small calls per event is what makes a policy slow.
 // [Arena.Lookup], [List.MoveToNewest] and [List.Remove] are one call each:
 // the chunks' indirection put them over the inliner's budget, a price
-// paid for the memory (0-25% more CPU per access event, measured).
+// paid for the memory (an access event through lru.wasm took ~325 ns of
+// CPU against ~237 before, measured; an insert no more within the noise).
 //
 // Nothing here is safe for concurrent use; a policy is never called
 // concurrently.
