@@ -40,6 +40,7 @@ type flags struct {
 	addr, db, config, plugins string
 	pluginCache               string
 	pluginMemoryMiB           int
+	policyMemoryMiB           int
 	pluginMaxBytes            int64
 	pluginCacheMaxBytes       int64
 	maxValueBytes             int64
@@ -72,7 +73,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.config, "config", "", "groups file (YAML); empty serves group \"default\" from the database")
 	fs.StringVar(&f.plugins, "plugins", "./plugins", "directory of plugin modules (.wasm), watched for new versions")
 	fs.StringVar(&f.pluginCache, "plugin-cache", defaultPluginCache(), "directory that keeps compiled plugins across restarts; empty compiles at every start")
-	fs.IntVar(&f.pluginMemoryMiB, "plugin-memory-mib", 64, "memory cap of each plugin instance, in MiB")
+	fs.IntVar(&f.pluginMemoryMiB, "plugin-memory-mib", 64, "memory cap of each loader plugin instance, in MiB")
+	fs.IntVar(&f.policyMemoryMiB, "policy-memory-mib", 0, "memory cap of each policy plugin instance, in MiB; 0 derives it from the group's capacity")
 	fs.Int64Var(&f.pluginMaxBytes, "plugin-max-bytes", 64<<20, "largest plugin file read from --plugins; a larger one, or one that is not a regular file, is refused")
 	fs.Int64Var(&f.pluginCacheMaxBytes, "plugin-cache-max-bytes", 512<<20, "bound on --plugin-cache; the least recently used compiled plugins are deleted past it")
 	fs.Int64Var(&f.maxValueBytes, "max-value-bytes", 1<<20, "largest value a Set may carry, at most 64 MiB")
@@ -120,6 +122,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if f.pluginMemoryMiB < 1 || f.pluginMemoryMiB > 4096 {
 		return nil, fmt.Errorf("--plugin-memory-mib %d must be between 1 and 4096", f.pluginMemoryMiB)
+	}
+	if f.policyMemoryMiB < 0 || f.policyMemoryMiB > 4096 {
+		return nil, fmt.Errorf("--policy-memory-mib %d must be between 0 (derived from each group's capacity) and 4096", f.policyMemoryMiB)
 	}
 	if f.pluginMaxBytes < 1 {
 		return nil, fmt.Errorf("--plugin-max-bytes %d must be at least 1", f.pluginMaxBytes)
@@ -196,6 +201,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		PluginsDir:      f.plugins,
 		PluginCacheDir:  f.pluginCache,
 		PluginMemoryMiB: f.pluginMemoryMiB,
+		PolicyMemoryMiB: f.policyMemoryMiB,
 		MaxValueBytes:   f.maxValueBytes,
 		MaxBatchKeys:    f.maxBatchKeys,
 		AdminToken:      f.adminToken,

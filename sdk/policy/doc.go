@@ -46,7 +46,9 @@
 // others.
 //
 // One instance serves one group and is never called concurrently. Its
-// memory is capped (64 MiB by default), which bounds how many entries a
-// policy can track; a policy that runs out of memory traps and the group
-// falls back to the node's native LRU.
+// memory is capped at what the group's capacity calls for: 32 MiB plus 128
+// bytes per entry the group can hold at the smallest entry size, at most
+// 4 GiB (plugins/README.md). Package hashlist keeps an entry in about 32
+// of those bytes. A policy that runs out of memory traps, and the group
+// falls back to the node's native LRU, which the node reports loudly.
 package policy

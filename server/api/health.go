@@ -41,6 +41,31 @@ func NewHealth(services ...string) *Health {
 	return h
 }
 
+// PolicyServicePrefix starts the health service name under which a node
+// reports each group's policy: "distcache.policy/<group>" is NOT_SERVING
+// while the group's policy plugin has failed and the native LRU serves in
+// its place, and SERVING otherwise. The node's own status ("") does not
+// follow it: see docs/decisions/0013-policy-scale.md.
+const PolicyServicePrefix = "distcache.policy/"
+
+// SetServing sets service's status to SERVING or NOT_SERVING, adding the
+// service if it is new, and wakes its watchers. After [Health.Shutdown] it
+// does nothing.
+func (h *Health) SetServing(service string, serving bool) {
+	s := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		s = healthpb.HealthCheckResponse_SERVING
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old, ok := h.statuses[service]; h.stopping || ok && old == s {
+		return
+	}
+	h.statuses[service] = s
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
 // Shutdown marks the node and every service NOT_SERVING, so load balancers
 // stop sending before the server stops.
 func (h *Health) Shutdown() {

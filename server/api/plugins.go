@@ -32,14 +32,20 @@ func (s *adminService) ListPlugins(context.Context, *connect.Request[distcachev1
 		if info.Kind == plugin.KindLoader {
 			kind = distcachev1.PluginKind_PLUGIN_KIND_LOADER
 		}
-		res.Plugins = append(res.Plugins, &distcachev1.Plugin{
+		p := &distcachev1.Plugin{
 			Name:       info.Name,
 			Kind:       kind,
 			Sha256:     info.SHA256,
 			AbiVersion: int32(info.ABIVersion),
 			LoadedAt:   timestamppb.New(info.LoadedAt),
 			Groups:     info.Groups,
-		})
+		}
+		for _, f := range info.Failed {
+			p.FailedGroups = append(p.FailedGroups, &distcachev1.PolicyFailure{
+				Group: f.Group, Reason: f.Reason, Error: f.Err.Error(), FailedAt: timestamppb.New(f.At),
+			})
+		}
+		res.Plugins = append(res.Plugins, p)
 	}
 	return connect.NewResponse(res), nil
 }

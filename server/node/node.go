@@ -43,9 +43,13 @@ type Config struct {
 	// PluginCacheDir keeps compiled plugins across restarts
 	// (--plugin-cache); empty compiles at every start.
 	PluginCacheDir string
-	// PluginMemoryMiB caps each plugin instance's memory
+	// PluginMemoryMiB caps each loader instance's memory
 	// (--plugin-memory-mib; default 64).
 	PluginMemoryMiB int
+	// PolicyMemoryMiB caps each policy instance's memory
+	// (--policy-memory-mib); 0, the default, derives each group's cap from
+	// its capacity ([plugin.PolicyMemoryLimit]).
+	PolicyMemoryMiB int
 	// PluginMaxBytes is the largest plugin file read (--plugin-max-bytes;
 	// default [plugin.DefaultMaxModuleBytes]).
 	PluginMaxBytes int64
@@ -136,6 +140,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err = n.setupTelemetry(ctx); err != nil {
 		return nil, err
 	}
+	// Made before the plugins, which report each group's policy in it.
+	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
 	if err = n.setupPlugins(ctx); err != nil {
 		return nil, err
 	}
@@ -156,7 +162,6 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("--tokens-file: %w", err)
 		}
 	}
-	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
 	n.handler, err = api.NewHandler(api.Config{
 		Groups:         n,
 		MaxValueBytes:  cfg.MaxValueBytes,
@@ -239,6 +244,7 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 	// A policy plugin still compiling, missing or refused leaves the native
 	// LRU serving, with a log line and a metric; the background load or
 	// the watcher swaps the plugin in later.
+	n.health.SetServing(api.PolicyServicePrefix+g.Name(), true) // until the policy fails
 	_ = n.plugins.BindPolicy(ctx, g, gc.Policy, cc.Capacity)
 	if gc.Loader != nil && gc.Loader.Kind == "wasm" {
 		// A wasm loader's group cannot answer a miss without it, and
@@ -296,19 +302,23 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 	}
 	n.closers = append(n.closers, ro.Close)
 	rt, err := plugin.NewRuntime(ctx, plugin.Config{
-		CacheDir:       n.cfg.PluginCacheDir,
-		MemoryLimitMiB: n.cfg.PluginMemoryMiB,
-		MaxModuleBytes: n.cfg.PluginMaxBytes,
-		CacheMaxBytes:  n.cfg.PluginCacheMaxBytes,
-		Logger:         n.log,
-		MeterProvider:  n.tel.MeterProvider,
-		DB:             ro,
+		CacheDir:             n.cfg.PluginCacheDir,
+		MemoryLimitMiB:       n.cfg.PluginMemoryMiB,
+		PolicyMemoryLimitMiB: n.cfg.PolicyMemoryMiB,
+		MaxModuleBytes:       n.cfg.PluginMaxBytes,
+		CacheMaxBytes:        n.cfg.PluginCacheMaxBytes,
+		Logger:               n.log,
+		MeterProvider:        n.tel.MeterProvider,
+		DB:                   ro,
 	})
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	n.closers = append(n.closers, func() error { return rt.Close(context.Background()) })
 	n.plugins = plugin.NewManager(rt, n.cfg.PluginsDir)
+	n.plugins.OnPolicyState(func(group string, failed *plugin.PolicyFailure) {
+		n.health.SetServing(api.PolicyServicePrefix+group, failed == nil)
+	})
 	n.closers = append(n.closers, func() error { n.plugins.Close(); return nil })
 	// Watch before loading, so a file dropped in meanwhile is not missed.
 	w, err := n.plugins.NewWatcher()

@@ -52,7 +52,7 @@ func (p *loaderPool) get(ctx context.Context) (*loaderInstance, error) {
 		return li, nil
 	}
 	p.mu.Unlock()
-	inst, err := p.mod.instantiate(ctx)
+	inst, err := p.mod.instantiate(ctx, p.mod.rt.loaderMemoryLimit())
 	if err != nil {
 		<-p.slots
 		return nil, err

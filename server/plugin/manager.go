@@ -31,6 +31,23 @@ type Info struct {
 	ABIVersion int
 	LoadedAt   time.Time
 	Groups     []string // groups using it, sorted
+	// Failed are the groups that want this policy but are served by the
+	// native LRU because their instance of it failed, sorted by group.
+	Failed []PolicyFailure
+}
+
+// PolicyFailure says why a group's policy instance failed, leaving the
+// native LRU to serve the group until a new version of the plugin is
+// loaded or the group is given a policy again.
+type PolicyFailure struct {
+	Group  string
+	Policy string
+	// Reason is the failure's class, as distcache_plugin_failures_total
+	// counts it: "trap" (which includes running out of memory),
+	// "deadline" or "bad_call".
+	Reason string
+	Err    error
+	At     time.Time
 }
 
 // Manager keeps the modules of a plugins directory loaded and the groups
@@ -47,6 +64,7 @@ type Manager struct {
 	policies map[string]*policyBinding // by group name
 	loaders  map[string][]*GroupLoader // by plugin name
 	queued   map[string]*loadTask      // by plugin name: files StartLoadAll has not finished
+	onState  func(group string, failed *PolicyFailure)
 }
 
 // version is one loaded module of a plugin name.
@@ -61,7 +79,8 @@ type policyBinding struct {
 	group   *cache.Group
 	want    string
 	cap     int64
-	current *Policy // nil while the native LRU serves
+	current *Policy        // nil while the native LRU serves
+	failed  *PolicyFailure // why the native LRU serves, if an instance failed
 }
 
 // NewManager returns a manager of dir's plugins on rt. Call NewWatcher,
@@ -328,12 +347,13 @@ func (m *Manager) swapPolicies(ctx context.Context, mod *Module) error {
 }
 
 // installLocked puts p (nil for the native LRU) in b's group and closes
-// the policy it replaces.
+// the policy it replaces. A policy installed clears a failure.
 func (m *Manager) installLocked(b *policyBinding, p *Policy) {
 	var next cache.Policy = cache.NewLRU()
 	if p != nil {
 		p.OnFailure = m.policyFailed
 		next = p
+		m.setFailedLocked(b, nil)
 	}
 	b.group.SetPolicy(next)
 	if b.current != nil {
@@ -343,18 +363,72 @@ func (m *Manager) installLocked(b *policyBinding, p *Policy) {
 }
 
 // policyFailed puts the native LRU in place of a policy instance that
-// trapped or hung, if it is still the group's.
+// trapped (ran out of memory, say) or hung, if it is still the group's.
+// It is a loud event: one line at ERROR, a metric, the group's state in
+// [Manager.Plugins] and in the hook of [Manager.OnPolicyState].
 func (m *Manager) policyFailed(p *Policy, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, b := range m.policies {
 		if b.current == p {
-			m.log.Warn("policy failed; the native LRU serves the group until a good module arrives",
-				"group", b.group.Name(), "policy", b.want, "err", err)
-			m.fallback(b, "failed")
-			m.installLocked(b, nil)
+			m.failLocked(b, err)
 		}
 	}
+}
+
+// failLocked records that b's policy failed with err and installs the
+// native LRU.
+func (m *Manager) failLocked(b *policyBinding, err error) {
+	f := &PolicyFailure{Group: b.group.Name(), Policy: b.want, Reason: reasonOf(err), Err: err, At: time.Now()}
+	m.log.Error("policy failed; the native LRU serves the group until a new version of the plugin is loaded or the group is given a policy again",
+		"group", f.Group, "plugin", f.Policy, "reason", f.Reason, "err", err,
+		"memory_limit_mib", m.rt.policyMemoryLimit(b.cap)>>20)
+	m.fallback(b, "failed")
+	m.installLocked(b, nil)
+	m.setFailedLocked(b, f)
+}
+
+// setFailedLocked sets b's failure (nil: none) and tells the state hook
+// when it changes.
+func (m *Manager) setFailedLocked(b *policyBinding, f *PolicyFailure) {
+	if b.failed == nil && f == nil {
+		return
+	}
+	b.failed = f
+	if f != nil {
+		m.rt.failedGroups.Store(b.group.Name(), f.Policy)
+	} else {
+		m.rt.failedGroups.Delete(b.group.Name())
+	}
+	if m.onState != nil {
+		m.onState(b.group.Name(), f)
+	}
+}
+
+// OnPolicyState sets fn to be called when a group's policy instance fails
+// (with the failure) and when a policy is installed in a group that had
+// failed (with nil). fn is called with the manager's lock held: it must
+// return quickly and must not call the manager. Set it before binding
+// groups; a node uses it for its readiness.
+func (m *Manager) OnPolicyState(fn func(group string, failed *PolicyFailure)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onState = fn
+}
+
+// PolicyFailures returns the groups whose policy instance failed, sorted
+// by group.
+func (m *Manager) PolicyFailures() []PolicyFailure {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []PolicyFailure
+	for _, b := range m.policies {
+		if b.failed != nil {
+			out = append(out, *b.failed)
+		}
+	}
+	slices.SortFunc(out, func(a, b PolicyFailure) int { return strings.Compare(a.Group, b.Group) })
+	return out
 }
 
 func (m *Manager) fallback(b *policyBinding, reason string) {
@@ -369,10 +443,14 @@ func (m *Manager) BindPolicy(ctx context.Context, g *cache.Group, name string, c
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b := &policyBinding{group: g, want: name, cap: capacity}
-	if old := m.policies[g.Name()]; old != nil {
-		b.current = old.current
+	old := m.policies[g.Name()]
+	if old != nil {
+		b.current, b.failed = old.current, old.failed
 	}
 	m.policies[g.Name()] = b
+	if old != nil && old.want != name {
+		m.setFailedLocked(b, nil) // the failure was another policy's
+	}
 	v := m.loaded[name]
 	if v == nil && m.queued[name] != nil {
 		m.log.Info("policy plugin still compiling; the native LRU serves until it is ready",
@@ -390,9 +468,8 @@ func (m *Manager) BindPolicy(ctx context.Context, g *cache.Group, name string, c
 	}
 	p, err := v.mod.NewPolicy(ctx, capacity)
 	if err != nil {
-		m.rt.failure(name, reasonOf(err), err)
-		m.fallback(b, "failed")
-		m.installLocked(b, nil)
+		m.rt.countFailure(name, reasonOf(err))
+		m.failLocked(b, err)
 		return err
 	}
 	m.installLocked(b, p)
@@ -447,10 +524,14 @@ func (m *Manager) Plugins() []Info {
 	for name, v := range m.loaded {
 		info := Info{Name: name, Kind: v.mod.kind, SHA256: v.mod.sha256, ABIVersion: ABIVersion, LoadedAt: v.loadedAt}
 		for g, b := range m.policies {
-			if b.want == name && b.current != nil {
+			switch {
+			case b.want == name && b.current != nil:
 				info.Groups = append(info.Groups, g)
+			case b.want == name && b.failed != nil:
+				info.Failed = append(info.Failed, *b.failed)
 			}
 		}
+		slices.SortFunc(info.Failed, func(a, b PolicyFailure) int { return strings.Compare(a.Group, b.Group) })
 		for _, l := range m.loaders[name] {
 			info.Groups = append(info.Groups, l.group)
 		}

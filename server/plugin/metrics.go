@@ -39,7 +39,17 @@ func newMetrics(mp metric.MeterProvider, r *Runtime) (*metrics, error) {
 			o.Observe(r.liveInstances.Load())
 			return nil
 		}))
-	return &met, errors.Join(err1, err2, err3, err4, err5)
+	_, err6 := m.Int64ObservableGauge("distcache.policy.failed",
+		metric.WithDescription("1 for each group whose policy plugin instance failed (out of memory, trap, deadline) and is served by the native LRU until the plugin is reloaded or the group given a policy again, by group and plugin."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			r.failedGroups.Range(func(group, plugin any) bool {
+				o.Observe(1, metric.WithAttributes(
+					attribute.String("group", group.(string)), attribute.String("plugin", plugin.(string))))
+				return true
+			})
+			return nil
+		}))
+	return &met, errors.Join(err1, err2, err3, err4, err5, err6)
 }
 
 // The reasons a failure is counted under.
@@ -72,6 +82,12 @@ func reasonOf(err error) string {
 // failure logs and counts a refused module or a discarded instance.
 func (r *Runtime) failure(plugin, reason string, err error) {
 	r.log.Error("plugin failed", "plugin", plugin, "reason", reason, "err", err)
+	r.countFailure(plugin, reason)
+}
+
+// countFailure counts a failure whose log line names more than the
+// plugin (a policy instance's names its group too).
+func (r *Runtime) countFailure(plugin, reason string) {
 	r.metrics.failures.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("plugin", plugin), attribute.String("reason", reason)))
 }

@@ -34,6 +34,7 @@ type Policy struct {
 	buf    uint32
 	n      int
 	stack  [3]uint64
+	limit  int64 // memory cap, in bytes
 	failed error
 	// ctx lives as long as the instance; the runtime's watchdog cancels it
 	// when a call has run past the deadline (since started, in unix ns).
@@ -57,11 +58,12 @@ func (m *Module) NewPolicy(ctx context.Context, capacity int64) (*Policy, error)
 	if m.kind != KindPolicy {
 		return nil, fmt.Errorf("plugin %q is a %s, not a policy", m.name, m.kind)
 	}
-	inst, err := m.instantiate(ctx)
+	limit := m.rt.policyMemoryLimit(capacity)
+	inst, err := m.instantiate(ctx, limit)
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{mod: m, inst: inst, update: inst.ExportedFunction(exportPolicyUpdate)}
+	p := &Policy{mod: m, inst: inst, update: inst.ExportedFunction(exportPolicyUpdate), limit: limit}
 	p.ctx, p.cancel = context.WithCancel(withCallState(context.Background(), &callState{plugin: m.name}))
 	if err := p.init(ctx, capacity); err != nil {
 		p.cancel()
@@ -94,6 +96,10 @@ func (p *Policy) Name() string { return fmt.Sprintf("%s (wasm %.8s)", p.mod.name
 
 // Module returns the module the instance was made from.
 func (p *Policy) Module() *Module { return p.mod }
+
+// MemoryLimit returns the instance's memory cap in bytes (see
+// [PolicyMemoryLimit]).
+func (p *Policy) MemoryLimit() int64 { return p.limit }
 
 // Err returns why the instance failed, or nil.
 func (p *Policy) Err() error { return p.failed }
@@ -157,9 +163,15 @@ func (p *Policy) call(need int64) int {
 	return k
 }
 
+// fail closes the instance after err. With an OnFailure hook (a manager's)
+// the hook logs it, naming the group; without, it is logged here.
 func (p *Policy) fail(err error) {
 	p.failed = err
-	p.mod.rt.failure(p.mod.name, reasonOf(err), err)
+	if p.OnFailure != nil {
+		p.mod.rt.countFailure(p.mod.name, reasonOf(err))
+	} else {
+		p.mod.rt.failure(p.mod.name, reasonOf(err), err)
+	}
 	p.inst.Close(context.Background())
 	if p.OnFailure != nil {
 		go p.OnFailure(p, err)

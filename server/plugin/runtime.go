@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -28,7 +29,7 @@ import (
 // ABIVersion is the plugin ABI version this host speaks.
 const ABIVersion = 1
 
-// DefaultMemoryLimitMiB caps a plugin instance's memory when
+// DefaultMemoryLimitMiB caps a loader instance's memory when
 // [Config.MemoryLimitMiB] is zero.
 const DefaultMemoryLimitMiB = 64
 
@@ -49,9 +50,13 @@ const DefaultCacheMaxBytes = 512 << 20
 type Config struct {
 	// CacheDir holds compiled modules across restarts; empty disables it.
 	CacheDir string
-	// MemoryLimitMiB caps each instance's memory (default
-	// [DefaultMemoryLimitMiB]).
+	// MemoryLimitMiB caps each loader instance's memory (default
+	// [DefaultMemoryLimitMiB]), at most 4096.
 	MemoryLimitMiB int
+	// PolicyMemoryLimitMiB caps each policy instance's memory, at most
+	// 4096. Zero (the default) derives each instance's cap from its
+	// group's capacity with [PolicyMemoryLimit].
+	PolicyMemoryLimitMiB int
 	// PolicyCallTimeout bounds one policy call (default
 	// [DefaultPolicyCallTimeout]); a call past it is interrupted.
 	PolicyCallTimeout time.Duration
@@ -92,10 +97,15 @@ type Runtime struct {
 	// not yet closed.
 	liveModules, liveInstances atomic.Int64
 
-	watched  sync.Map // *Policy -> struct{}: instances the watchdog checks
-	stopDog  chan struct{}
-	dogDone  chan struct{}
-	stopOnce sync.Once
+	watched sync.Map // *Policy -> struct{}: instances the watchdog checks
+	// mappings holds the address ranges of closed instances' memories.
+	mappings mappingPool
+	// failedGroups maps a group whose policy instance failed to the
+	// policy's name, for the distcache.policy.failed gauge.
+	failedGroups sync.Map
+	stopDog      chan struct{}
+	dogDone      chan struct{}
+	stopOnce     sync.Once
 }
 
 // NewRuntime starts a wazero runtime with the sandboxed WASI module and the
@@ -104,6 +114,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MemoryLimitMiB <= 0 {
 		cfg.MemoryLimitMiB = DefaultMemoryLimitMiB
 	}
+	cfg.MemoryLimitMiB = min(cfg.MemoryLimitMiB, MaxMemoryBytes>>20)
+	cfg.PolicyMemoryLimitMiB = min(max(cfg.PolicyMemoryLimitMiB, 0), MaxMemoryBytes>>20)
 	if cfg.PolicyCallTimeout <= 0 {
 		cfg.PolicyCallTimeout = DefaultPolicyCallTimeout
 	}
@@ -121,7 +133,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true). // deadlines interrupt running guests
-		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16)
+		// Each instance has its own cap below this (see cappedMemory).
+		WithMemoryLimitPages(MaxMemoryBytes >> 16)
 	r := &Runtime{cfg: cfg, log: cfg.Logger, cacheFiles: map[string]string{},
 		stopDog: make(chan struct{}), dogDone: make(chan struct{})}
 	if cfg.CacheDir != "" {
@@ -148,11 +161,13 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	return r, nil
 }
 
-// Close closes every module and the compilation cache.
+// Close closes every module and the compilation cache. No call into a
+// plugin may be running: the instances' memory is unmapped.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.stopOnce.Do(func() { close(r.stopDog) })
 	<-r.dogDone
 	err := r.rt.Close(ctx)
+	r.mappings.release() // every instance is closed
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
 	}
@@ -256,13 +271,15 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modul
 	return m, nil
 }
 
-// instantiate starts one anonymous instance, running _initialize if the
-// module exports it. Guest output goes to the log. The instance holds a
-// reference on m: end it with [Module.drop], once.
-func (m *Module) instantiate(ctx context.Context) (api.Module, error) {
+// instantiate starts one anonymous instance whose memory is capped at
+// limit bytes, running _initialize if the module exports it. Guest output
+// goes to the log. The instance holds a reference on m: end it with
+// [Module.drop], once.
+func (m *Module) instantiate(ctx context.Context, limit int64) (api.Module, error) {
 	if !m.acquire() {
 		return nil, errModuleClosed
 	}
+	ctx = experimental.WithMemoryAllocator(ctx, cappedMemory{limit: uint64(limit), pool: &m.rt.mappings})
 	out := &logWriter{log: m.rt.log, plugin: m.name}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -288,7 +305,7 @@ func (m *Module) drop(inst api.Module) error {
 func (m *Module) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, m.rt.cfg.PolicyCallTimeout)
 	defer cancel()
-	mod, err := m.instantiate(ctx)
+	mod, err := m.instantiate(ctx, m.rt.loaderMemoryLimit())
 	if err != nil {
 		return err
 	}
@@ -301,6 +318,19 @@ func (m *Module) probe(ctx context.Context) error {
 		return fmt.Errorf("ABI version %d, this node speaks %d", v, ABIVersion)
 	}
 	return nil
+}
+
+// loaderMemoryLimit is the memory cap of a loader instance (and of the
+// probe a module is checked with), in bytes.
+func (r *Runtime) loaderMemoryLimit() int64 { return int64(r.cfg.MemoryLimitMiB) << 20 }
+
+// policyMemoryLimit is the memory cap of a policy instance for a group of
+// capacity bytes.
+func (r *Runtime) policyMemoryLimit(capacity int64) int64 {
+	if r.cfg.PolicyMemoryLimitMiB > 0 {
+		return int64(r.cfg.PolicyMemoryLimitMiB) << 20
+	}
+	return PolicyMemoryLimit(capacity)
 }
 
 // logWriter turns a guest's stdout/stderr into log lines.

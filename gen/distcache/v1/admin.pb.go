@@ -586,7 +586,14 @@ type Plugin struct {
 	// loaded_at is when this version was swapped in.
 	LoadedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=loaded_at,json=loadedAt,proto3" json:"loaded_at,omitempty"`
 	// groups are the groups using this version, sorted.
-	Groups        []string `protobuf:"bytes,6,rep,name=groups,proto3" json:"groups,omitempty"`
+	Groups []string `protobuf:"bytes,6,rep,name=groups,proto3" json:"groups,omitempty"`
+	// failed_groups are the groups that want this policy but are served by
+	// the node's native LRU because their instance of it failed (ran out of
+	// memory, trapped or ran past its deadline), sorted by group. A group
+	// leaves this list when a new version of the plugin is loaded or the
+	// group is given a policy again. The node's health service reports each
+	// of them NOT_SERVING under "distcache.policy/<group>".
+	FailedGroups  []*PolicyFailure `protobuf:"bytes,7,rep,name=failed_groups,json=failedGroups,proto3" json:"failed_groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -663,6 +670,88 @@ func (x *Plugin) GetGroups() []string {
 	return nil
 }
 
+func (x *Plugin) GetFailedGroups() []*PolicyFailure {
+	if x != nil {
+		return x.FailedGroups
+	}
+	return nil
+}
+
+// PolicyFailure says why a group's policy plugin instance failed.
+type PolicyFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the group whose policy failed.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// reason is the class of the failure, as the
+	// distcache_plugin_failures_total metric counts it: "trap" (running out
+	// of memory included), "deadline" or "bad_call".
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// error is the failure's message.
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// failed_at is when the instance failed.
+	FailedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=failed_at,json=failedAt,proto3" json:"failed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyFailure) Reset() {
+	*x = PolicyFailure{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyFailure) ProtoMessage() {}
+
+func (x *PolicyFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyFailure.ProtoReflect.Descriptor instead.
+func (*PolicyFailure) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PolicyFailure) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *PolicyFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PolicyFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *PolicyFailure) GetFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailedAt
+	}
+	return nil
+}
+
 // SetGroupPolicyRequest names a group and the policy to give it.
 type SetGroupPolicyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -676,7 +765,7 @@ type SetGroupPolicyRequest struct {
 
 func (x *SetGroupPolicyRequest) Reset() {
 	*x = SetGroupPolicyRequest{}
-	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	mi := &file_distcache_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +777,7 @@ func (x *SetGroupPolicyRequest) String() string {
 func (*SetGroupPolicyRequest) ProtoMessage() {}
 
 func (x *SetGroupPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	mi := &file_distcache_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +790,7 @@ func (x *SetGroupPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetGroupPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetGroupPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetGroupPolicyRequest) GetGroup() string {
@@ -729,7 +818,7 @@ type SetGroupPolicyResponse struct {
 
 func (x *SetGroupPolicyResponse) Reset() {
 	*x = SetGroupPolicyResponse{}
-	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	mi := &file_distcache_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +830,7 @@ func (x *SetGroupPolicyResponse) String() string {
 func (*SetGroupPolicyResponse) ProtoMessage() {}
 
 func (x *SetGroupPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	mi := &file_distcache_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +843,7 @@ func (x *SetGroupPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetGroupPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetGroupPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetGroupPolicyResponse) GetPolicy() string {
@@ -806,7 +895,7 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\aremoved\x18\x01 \x01(\x03R\aremoved\"\x14\n" +
 	"\x12ListPluginsRequest\"E\n" +
 	"\x13ListPluginsResponse\x12.\n" +
-	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\xd4\x01\n" +
+	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\x96\x02\n" +
 	"\x06Plugin\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.distcache.v1.PluginKindR\x04kind\x12\x16\n" +
@@ -814,7 +903,13 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\vabi_version\x18\x04 \x01(\x05R\n" +
 	"abiVersion\x127\n" +
 	"\tloaded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x12\x16\n" +
-	"\x06groups\x18\x06 \x03(\tR\x06groups\"\x85\x01\n" +
+	"\x06groups\x18\x06 \x03(\tR\x06groups\x12@\n" +
+	"\rfailed_groups\x18\a \x03(\v2\x1b.distcache.v1.PolicyFailureR\ffailedGroups\"\x8c\x01\n" +
+	"\rPolicyFailure\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x127\n" +
+	"\tfailed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfailedAt\"\x85\x01\n" +
 	"\x15SetGroupPolicyRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x126\n" +
 	"\x06policy\x18\x02 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x06policy\"0\n" +
@@ -844,7 +939,7 @@ func file_distcache_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_distcache_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_distcache_v1_admin_proto_goTypes = []any{
 	(PluginKind)(0),                // 0: distcache.v1.PluginKind
 	(*GetStatsRequest)(nil),        // 1: distcache.v1.GetStatsRequest
@@ -855,28 +950,31 @@ var file_distcache_v1_admin_proto_goTypes = []any{
 	(*ListPluginsRequest)(nil),     // 6: distcache.v1.ListPluginsRequest
 	(*ListPluginsResponse)(nil),    // 7: distcache.v1.ListPluginsResponse
 	(*Plugin)(nil),                 // 8: distcache.v1.Plugin
-	(*SetGroupPolicyRequest)(nil),  // 9: distcache.v1.SetGroupPolicyRequest
-	(*SetGroupPolicyResponse)(nil), // 10: distcache.v1.SetGroupPolicyResponse
-	(*timestamppb.Timestamp)(nil),  // 11: google.protobuf.Timestamp
+	(*PolicyFailure)(nil),          // 9: distcache.v1.PolicyFailure
+	(*SetGroupPolicyRequest)(nil),  // 10: distcache.v1.SetGroupPolicyRequest
+	(*SetGroupPolicyResponse)(nil), // 11: distcache.v1.SetGroupPolicyResponse
+	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
 }
 var file_distcache_v1_admin_proto_depIdxs = []int32{
 	3,  // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
 	8,  // 1: distcache.v1.ListPluginsResponse.plugins:type_name -> distcache.v1.Plugin
 	0,  // 2: distcache.v1.Plugin.kind:type_name -> distcache.v1.PluginKind
-	11, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
-	1,  // 4: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
-	4,  // 5: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
-	6,  // 6: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
-	9,  // 7: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
-	2,  // 8: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
-	5,  // 9: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
-	7,  // 10: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
-	10, // 11: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	12, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
+	9,  // 4: distcache.v1.Plugin.failed_groups:type_name -> distcache.v1.PolicyFailure
+	12, // 5: distcache.v1.PolicyFailure.failed_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
+	4,  // 7: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
+	6,  // 8: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
+	10, // 9: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
+	2,  // 10: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
+	5,  // 11: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
+	7,  // 12: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
+	11, // 13: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_admin_proto_init() }
@@ -891,7 +989,7 @@ func file_distcache_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_admin_proto_rawDesc), len(file_distcache_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

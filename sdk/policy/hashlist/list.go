@@ -28,40 +28,40 @@ func (l *List) Oldest() Ref { return l.oldest }
 
 // PushNewest links r, which must be in no list, at l's newest end.
 func (l *List) PushNewest(a *Arena, r Ref) {
-	n := &a.nodes[r]
+	n := a.node(r)
 	prev := l.newest
-	n.newer, n.older = Nil, prev
-	a.nodes[prev].newer = r // node 0 if l is empty
+	n.older = prev         // n.newer is Nil: r is in no list
+	a.node(prev).newer = r // node 0 if l is empty
 	oldest := l.oldest
 	if prev == Nil {
 		oldest = r
 	}
 	l.newest, l.oldest = r, oldest
 	l.n++
-	l.cost += n.cost
+	l.cost += int64(n.cost)
 }
 
 // PushOldest links r, which must be in no list, at l's oldest end.
 func (l *List) PushOldest(a *Arena, r Ref) {
-	n := &a.nodes[r]
+	n := a.node(r)
 	prev := l.oldest
-	n.newer, n.older = prev, Nil
-	a.nodes[prev].older = r // node 0 if l is empty
+	n.newer = prev         // n.older is Nil: r is in no list
+	a.node(prev).older = r // node 0 if l is empty
 	newest := l.newest
 	if prev == Nil {
 		newest = r
 	}
 	l.newest, l.oldest = newest, r
 	l.n++
-	l.cost += n.cost
+	l.cost += int64(n.cost)
 }
 
 // Remove unlinks r, which must be in l. The node stays in the Arena.
 func (l *List) Remove(a *Arena, r Ref) {
-	n := &a.nodes[r]
+	n := a.node(r)
 	newer, older := n.newer, n.older
-	a.nodes[newer].older = older // node 0 if r is the newest
-	a.nodes[older].newer = newer // node 0 if r is the oldest
+	a.node(newer).older = older // node 0 if r is the newest
+	a.node(older).newer = newer // node 0 if r is the oldest
 	newest, oldest := l.newest, l.oldest
 	if newer == Nil {
 		newest = older
@@ -72,7 +72,7 @@ func (l *List) Remove(a *Arena, r Ref) {
 	l.newest, l.oldest = newest, oldest
 	n.newer, n.older = Nil, Nil
 	l.n--
-	l.cost -= n.cost
+	l.cost -= int64(n.cost)
 }
 
 // MoveToNewest moves r, which must be in l, to l's newest end.
@@ -82,24 +82,26 @@ func (l *List) MoveToNewest(a *Arena, r Ref) {
 		return
 	}
 	// r is not the newest, so it has a newer node, and l's newest stays.
-	n := &a.nodes[r]
+	n := a.node(r)
 	newer, older := n.newer, n.older
-	a.nodes[newer].older = older
-	a.nodes[older].newer = newer // node 0 if r is the oldest
+	a.node(newer).older = older
+	a.node(older).newer = newer // node 0 if r is the oldest
 	oldest := l.oldest
 	if older == Nil {
 		oldest = newer
 	}
 	n.newer, n.older = Nil, newest
-	a.nodes[newest].newer = r
+	a.node(newest).newer = r
 	l.newest, l.oldest = r, oldest
 }
 
 // SetCost changes the cost of r, which must be in l, and l's total with it.
+// The cost is clamped to [0, 2³²−1], as [Arena.Add] does.
 func (l *List) SetCost(a *Arena, r Ref, cost int64) {
-	n := &a.nodes[r]
-	l.cost += cost - n.cost
-	n.cost = cost
+	n := a.node(r)
+	c := clampCost(cost)
+	l.cost += int64(c) - int64(n.cost)
+	n.cost = c
 }
 
 // EvictOldest takes entries from the oldest end of l until their costs add

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/admin.proto.
  */
 export const file_distcache_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvYWRtaW4ucHJvdG8SDGRpc3RjYWNoZS52MSJPCg9HZXRTdGF0c1JlcXVlc3QSMgoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JEgAiAEBQggKBl9ncm91cCI8ChBHZXRTdGF0c1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLmRpc3RjYWNoZS52MS5Hcm91cFN0YXRzIoEDCgpHcm91cFN0YXRzEg0KBWdyb3VwGAEgASgJEgwKBGdldHMYAiABKAMSDAoEaGl0cxgDIAEoAxIOCgZtaXNzZXMYBCABKAMSDQoFbG9hZHMYBSABKAMSEwoLbG9hZF9lcnJvcnMYBiABKAMSFQoNbmVnYXRpdmVfaGl0cxgHIAEoAxIRCglldmljdGlvbnMYCCABKAMSEwoLZXhwaXJhdGlvbnMYCSABKAMSDQoFaXRlbXMYCiABKAMSDQoFYnl0ZXMYCyABKAMSEAoIY2FwYWNpdHkYDCABKAMSEQoJaGl0X3JhdGlvGA0gASgBEg4KBnBvbGljeRgOIAEoCRIQCghob3RfaGl0cxgPIAEoAxIRCglob3RfaXRlbXMYECABKAMSFAoMcGVlcl9mZXRjaGVzGBEgASgDEhMKC3BlZXJfZXJyb3JzGBIgASgDEg8KB3JlcGFpcnMYEyABKAMSEAoIaGFuZG9mZnMYFCABKAMSDwoHZHJvcHBlZBgVIAEoAyI9CgxQdXJnZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JCIgCg1QdXJnZVJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IjwKE0xpc3RQbHVnaW5zUmVzcG9uc2USJQoHcGx1Z2lucxgBIAMoCzIULmRpc3RjYWNoZS52MS5QbHVnaW4iogEKBlBsdWdpbhIMCgRuYW1lGAEgASgJEiYKBGtpbmQYAiABKA4yGC5kaXN0Y2FjaGUudjEuUGx1Z2luS2luZBIOCgZzaGEyNTYYAyABKAkSEwoLYWJpX3ZlcnNpb24YBCABKAUSLQoJbG9hZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZncm91cHMYBiADKAkidgoVU2V0R3JvdXBQb2xpY3lSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSLgoGcG9saWN5GAIgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQiKAoWU2V0R3JvdXBQb2xpY3lSZXNwb25zZRIOCgZwb2xpY3kYASABKAkqWQoKUGx1Z2luS2luZBIbChdQTFVHSU5fS0lORF9VTlNQRUNJRklFRBAAEhYKElBMVUdJTl9LSU5EX1BPTElDWRABEhYKElBMVUdJTl9LSU5EX0xPQURFUhACMtsCCgxBZG1pblNlcnZpY2USTgoIR2V0U3RhdHMSHS5kaXN0Y2FjaGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh4uZGlzdGNhY2hlLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJACgVQdXJnZRIaLmRpc3RjYWNoZS52MS5QdXJnZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuUHVyZ2VSZXNwb25zZRJXCgtMaXN0UGx1Z2lucxIgLmRpc3RjYWNoZS52MS5MaXN0UGx1Z2luc1JlcXVlc3QaIS5kaXN0Y2FjaGUudjEuTGlzdFBsdWdpbnNSZXNwb25zZSIDkAIBEmAKDlNldEdyb3VwUG9saWN5EiMuZGlzdGNhY2hlLnYxLlNldEdyb3VwUG9saWN5UmVxdWVzdBokLmRpc3RjYWNoZS52MS5TZXRHcm91cFBvbGljeVJlc3BvbnNlIgOQAgJCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvYWRtaW4ucHJvdG8SDGRpc3RjYWNoZS52MSJPCg9HZXRTdGF0c1JlcXVlc3QSMgoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JEgAiAEBQggKBl9ncm91cCI8ChBHZXRTdGF0c1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLmRpc3RjYWNoZS52MS5Hcm91cFN0YXRzIoEDCgpHcm91cFN0YXRzEg0KBWdyb3VwGAEgASgJEgwKBGdldHMYAiABKAMSDAoEaGl0cxgDIAEoAxIOCgZtaXNzZXMYBCABKAMSDQoFbG9hZHMYBSABKAMSEwoLbG9hZF9lcnJvcnMYBiABKAMSFQoNbmVnYXRpdmVfaGl0cxgHIAEoAxIRCglldmljdGlvbnMYCCABKAMSEwoLZXhwaXJhdGlvbnMYCSABKAMSDQoFaXRlbXMYCiABKAMSDQoFYnl0ZXMYCyABKAMSEAoIY2FwYWNpdHkYDCABKAMSEQoJaGl0X3JhdGlvGA0gASgBEg4KBnBvbGljeRgOIAEoCRIQCghob3RfaGl0cxgPIAEoAxIRCglob3RfaXRlbXMYECABKAMSFAoMcGVlcl9mZXRjaGVzGBEgASgDEhMKC3BlZXJfZXJyb3JzGBIgASgDEg8KB3JlcGFpcnMYEyABKAMSEAoIaGFuZG9mZnMYFCABKAMSDwoHZHJvcHBlZBgVIAEoAyI9CgxQdXJnZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JCIgCg1QdXJnZVJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IjwKE0xpc3RQbHVnaW5zUmVzcG9uc2USJQoHcGx1Z2lucxgBIAMoCzIULmRpc3RjYWNoZS52MS5QbHVnaW4i1gEKBlBsdWdpbhIMCgRuYW1lGAEgASgJEiYKBGtpbmQYAiABKA4yGC5kaXN0Y2FjaGUudjEuUGx1Z2luS2luZBIOCgZzaGEyNTYYAyABKAkSEwoLYWJpX3ZlcnNpb24YBCABKAUSLQoJbG9hZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZncm91cHMYBiADKAkSMgoNZmFpbGVkX2dyb3VwcxgHIAMoCzIbLmRpc3RjYWNoZS52MS5Qb2xpY3lGYWlsdXJlImwKDVBvbGljeUZhaWx1cmUSDQoFZ3JvdXAYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWVycm9yGAMgASgJEi0KCWZhaWxlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidgoVU2V0R3JvdXBQb2xpY3lSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSLgoGcG9saWN5GAIgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQiKAoWU2V0R3JvdXBQb2xpY3lSZXNwb25zZRIOCgZwb2xpY3kYASABKAkqWQoKUGx1Z2luS2luZBIbChdQTFVHSU5fS0lORF9VTlNQRUNJRklFRBAAEhYKElBMVUdJTl9LSU5EX1BPTElDWRABEhYKElBMVUdJTl9LSU5EX0xPQURFUhACMtsCCgxBZG1pblNlcnZpY2USTgoIR2V0U3RhdHMSHS5kaXN0Y2FjaGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh4uZGlzdGNhY2hlLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJACgVQdXJnZRIaLmRpc3RjYWNoZS52MS5QdXJnZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuUHVyZ2VSZXNwb25zZRJXCgtMaXN0UGx1Z2lucxIgLmRpc3RjYWNoZS52MS5MaXN0UGx1Z2luc1JlcXVlc3QaIS5kaXN0Y2FjaGUudjEuTGlzdFBsdWdpbnNSZXNwb25zZSIDkAIBEmAKDlNldEdyb3VwUG9saWN5EiMuZGlzdGNhY2hlLnYxLlNldEdyb3VwUG9saWN5UmVxdWVzdBokLmRpc3RjYWNoZS52MS5TZXRHcm91cFBvbGljeVJlc3BvbnNlIgOQAgJCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * GetStatsRequest selects the groups to report.
@@ -346,6 +346,18 @@ export type Plugin = Message<"distcache.v1.Plugin"> & {
    * @generated from field: repeated string groups = 6;
    */
   groups: string[];
+
+  /**
+   * failed_groups are the groups that want this policy but are served by
+   * the node's native LRU because their instance of it failed (ran out of
+   * memory, trapped or ran past its deadline), sorted by group. A group
+   * leaves this list when a new version of the plugin is loaded or the
+   * group is given a policy again. The node's health service reports each
+   * of them NOT_SERVING under "distcache.policy/<group>".
+   *
+   * @generated from field: repeated distcache.v1.PolicyFailure failed_groups = 7;
+   */
+  failedGroups: PolicyFailure[];
 };
 
 /**
@@ -354,6 +366,50 @@ export type Plugin = Message<"distcache.v1.Plugin"> & {
  */
 export const PluginSchema: GenMessage<Plugin> = /*@__PURE__*/
   messageDesc(file_distcache_v1_admin, 7);
+
+/**
+ * PolicyFailure says why a group's policy plugin instance failed.
+ *
+ * @generated from message distcache.v1.PolicyFailure
+ */
+export type PolicyFailure = Message<"distcache.v1.PolicyFailure"> & {
+  /**
+   * group is the group whose policy failed.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * reason is the class of the failure, as the
+   * distcache_plugin_failures_total metric counts it: "trap" (running out
+   * of memory included), "deadline" or "bad_call".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * error is the failure's message.
+   *
+   * @generated from field: string error = 3;
+   */
+  error: string;
+
+  /**
+   * failed_at is when the instance failed.
+   *
+   * @generated from field: google.protobuf.Timestamp failed_at = 4;
+   */
+  failedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message distcache.v1.PolicyFailure.
+ * Use `create(PolicyFailureSchema)` to create a new message.
+ */
+export const PolicyFailureSchema: GenMessage<PolicyFailure> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_admin, 8);
 
 /**
  * SetGroupPolicyRequest names a group and the policy to give it.
@@ -381,7 +437,7 @@ export type SetGroupPolicyRequest = Message<"distcache.v1.SetGroupPolicyRequest"
  * Use `create(SetGroupPolicyRequestSchema)` to create a new message.
  */
 export const SetGroupPolicyRequestSchema: GenMessage<SetGroupPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_admin, 8);
+  messageDesc(file_distcache_v1_admin, 9);
 
 /**
  * SetGroupPolicyResponse says what now serves the group.
@@ -402,7 +458,7 @@ export type SetGroupPolicyResponse = Message<"distcache.v1.SetGroupPolicyRespons
  * Use `create(SetGroupPolicyResponseSchema)` to create a new message.
  */
 export const SetGroupPolicyResponseSchema: GenMessage<SetGroupPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_admin, 9);
+  messageDesc(file_distcache_v1_admin, 10);
 
 /**
  * PluginKind says what a plugin module is for.
