@@ -248,6 +248,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		return err
 	}
 	defer n.Close()
+	tuneGC(n, os.Getenv, log)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
