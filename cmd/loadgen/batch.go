@@ -35,29 +35,15 @@ func (d *distcacheTarget) Batcher(ctx context.Context, op string, value []byte) 
 			if err != nil {
 				return err
 			}
-			for i, r := range res.Msg.GetResults() {
-				if e := r.GetError(); e != nil {
-					return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
-				}
-			}
-			return nil
+			return firstKeyError(keys, res.Msg.GetResults())
 		}), nil
 	case "setmany":
 		return batcherFunc(func(ctx context.Context, keys []string) error {
-			req := &distcachev1.SetManyRequest{Group: d.group, Entries: make([]*distcachev1.SetEntry, len(keys))}
-			for i, k := range keys {
-				req.Entries[i] = &distcachev1.SetEntry{Key: k, Value: value}
-			}
-			res, err := d.client.SetMany(ctx, connect.NewRequest(req))
+			res, err := d.client.SetMany(ctx, connect.NewRequest(setManyRequest(d.group, keys, value)))
 			if err != nil {
 				return err
 			}
-			for i, r := range res.Msg.GetResults() {
-				if e := r.GetError(); e != nil {
-					return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
-				}
-			}
-			return nil
+			return firstKeyError(keys, res.Msg.GetResults())
 		}), nil
 	case "pipeline":
 		// The stream does not carry the cell's deadline (see
@@ -66,6 +52,25 @@ func (d *distcacheTarget) Batcher(ctx context.Context, op string, value []byte) 
 		return &pipeBatcher{stream: connectPipe{d.client.Pipeline(sctx)}, cancel: cancel, group: d.group}, nil
 	}
 	return nil, fmt.Errorf("op %q is not a batched op", op)
+}
+
+// firstKeyError returns the first key's error in a batch's results.
+func firstKeyError[R interface{ GetError() *distcachev1.KeyError }](keys []string, results []R) error {
+	for i, r := range results {
+		if e := r.GetError(); e != nil {
+			return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
+		}
+	}
+	return nil
+}
+
+// setManyRequest is a SetMany of keys, each to value.
+func setManyRequest(group string, keys []string, value []byte) *distcachev1.SetManyRequest {
+	req := &distcachev1.SetManyRequest{Group: group, Entries: make([]*distcachev1.SetEntry, len(keys))}
+	for i, k := range keys {
+		req.Entries[i] = &distcachev1.SetEntry{Key: k, Value: value}
+	}
+	return req
 }
 
 // pipeStream is a client's side of a Pipeline stream.

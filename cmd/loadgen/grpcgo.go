@@ -63,29 +63,16 @@ func (g *grpcGoTarget) Batcher(ctx context.Context, op string, value []byte) (ba
 			if err != nil {
 				return err
 			}
-			for i, r := range res.GetResults() {
-				if e := r.GetError(); e != nil {
-					return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
-				}
-			}
-			return nil
+			return firstKeyError(keys, res.GetResults())
 		}), nil
 	case "setmany":
 		return batcherFunc(func(ctx context.Context, keys []string) error {
-			req := &distcachev1.SetManyRequest{Group: g.group, Entries: make([]*distcachev1.SetEntry, len(keys))}
-			for i, k := range keys {
-				req.Entries[i] = &distcachev1.SetEntry{Key: k, Value: value}
-			}
 			res := new(distcachev1.SetManyResponse)
-			if err := g.conn.Invoke(ctx, distcachev1connect.CacheServiceSetManyProcedure, req, res); err != nil {
+			err := g.conn.Invoke(ctx, distcachev1connect.CacheServiceSetManyProcedure, setManyRequest(g.group, keys, value), res)
+			if err != nil {
 				return err
 			}
-			for i, r := range res.GetResults() {
-				if e := r.GetError(); e != nil {
-					return fmt.Errorf("key %q: %s: %s", keys[i], e.GetCode(), e.GetMessage())
-				}
-			}
-			return nil
+			return firstKeyError(keys, res.GetResults())
 		}), nil
 	case "pipeline":
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

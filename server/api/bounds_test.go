@@ -26,7 +26,7 @@ func serveForTest(t *testing.T, opts ServeOptions) string {
 // serveGroup serves cfg, its Groups a new 1 MiB group "g", with opts on a
 // loopback port until the test ends, and returns its address and the
 // group.
-func serveGroup(t *testing.T, cfg Config, opts ServeOptions) (string, *cache.Group) {
+func serveGroup(t testing.TB, cfg Config, opts ServeOptions) (string, *cache.Group) {
 	t.Helper()
 	g, err := cache.NewGroup(cache.Config{Name: "g", Capacity: 1 << 20})
 	if err != nil {

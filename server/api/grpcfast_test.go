@@ -28,7 +28,6 @@ import (
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
 	"github.com/distcache/distcache/internal/testcert"
-	"github.com/distcache/distcache/server/cache"
 )
 
 // grpcGoConn dials addr with the official grpc-go client, whose
@@ -276,24 +275,8 @@ func TestSniffRoutes(t *testing.T) {
 // client on the grpc-go transport, and connect-go's gRPC client on
 // net/http's. allocs/op counts both sides, client and server.
 func BenchmarkGetTransports(b *testing.B) {
-	g, err := cache.NewGroup(cache.Config{Name: "g", Capacity: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
-	h, err := NewHandler(Config{Groups: oneGroup{g}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, ln, h, ServeOptions{}) }()
-	defer func() { cancel(); <-served }()
-	addr := ln.Addr().String()
+	addr, g := serveGroup(b, Config{}, ServeOptions{})
+	ctx := b.Context()
 	if err := g.Set(ctx, "k", bytes.Repeat([]byte("v"), 100), 0); err != nil {
 		b.Fatal(err)
 	}
