@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"io"
 	"log/slog"
 	"net"
@@ -46,6 +47,7 @@ type flags struct {
 	maxValueBytes             int64
 	maxBatchKeys              int
 	adminToken, corsOrigins   string
+	corsHeaders               string
 	tokensFile, clientCA      string
 	traceStdout               bool
 	logFormat, logLevel       string
@@ -82,6 +84,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for mutating admin calls; empty refuses them")
 	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of data-plane tokens, one \"SCOPES TOKEN\" a line (scopes: read, write, admin); every public call then needs a token with its scope")
 	fs.StringVar(&f.clientCA, "client-ca", "", "with --tls-cert: CA bundle (PEM) that every client's certificate must be signed by (mutual TLS on the public port)")
+	fs.StringVar(&f.corsHeaders, "cors-headers", "", "comma-separated request headers browsers may send besides the protocols' own, Authorization, traceparent, tracestate, baggage and x-request-id")
 	fs.StringVar(&f.corsOrigins, "cors-origins", "", "comma-separated browser origins allowed to call the API (\"*\" for any); empty allows http://localhost:* and http://127.0.0.1:*")
 	fs.BoolVar(&f.traceStdout, "trace-stdout", false, "write every span to stdout as JSON")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
@@ -137,6 +140,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	}
 	if f.maxValueBytes < 1 || f.maxValueBytes > maxValueLimit {
 		return nil, fmt.Errorf("--max-value-bytes %d must be between 1 and %d", f.maxValueBytes, maxValueLimit)
+	}
+	for _, h := range splitList(f.corsHeaders) {
+		if !httpguts.ValidHeaderFieldName(h) {
+			return nil, fmt.Errorf("--cors-headers: %q is not a header name", h)
+		}
 	}
 	if f.grpcTransport != "grpc-go" && f.grpcTransport != "net/http" {
 		return nil, fmt.Errorf("--grpc-transport %q must be grpc-go or net/http", f.grpcTransport)
@@ -215,6 +223,7 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 		Logger: log,
 	}
 	cfg.PluginMaxBytes, cfg.PluginCacheMaxBytes = f.pluginMaxBytes, f.pluginCacheMaxBytes
+	cfg.CORSHeaders = splitList(f.corsHeaders)
 	if f.corsOrigins != "" {
 		cfg.CORSOrigins = strings.Split(f.corsOrigins, ",")
 	}

@@ -48,6 +48,7 @@ func TestBadFlags(t *testing.T) {
 		{"value limit zero", []string{"--max-value-bytes", "0"}, nil, "--max-value-bytes"},
 		{"value limit over 64MiB", []string{"--max-value-bytes", "67108865"}, nil, "--max-value-bytes"},
 		{"unknown grpc transport", []string{"--grpc-transport", "quic"}, nil, "--grpc-transport"},
+		{"bad cors header", []string{"--cors-headers", "x-ok,bad header"}, nil, "--cors-headers"},
 		{"bad env", nil, map[string]string{"DISTCACHE_MAX_VALUE_BYTES": "lots"}, "DISTCACHE_MAX_VALUE_BYTES"},
 		{"unknown flag", []string{"--nope"}, nil, "nope"},
 		{"stray argument", []string{"extra"}, nil, "extra"},

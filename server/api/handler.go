@@ -50,6 +50,11 @@ const compressMinBytes = 1 << 10
 // call the node. Production deployments name their origins.
 var DefaultCORSOrigins = []string{"http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"}
 
+// DefaultCORSHeaders are the request headers, beyond the Connect, gRPC-Web
+// and Authorization headers, that browsers may always send: the trace
+// context browser OpenTelemetry adds, and a request id.
+var DefaultCORSHeaders = []string{"Traceparent", "Tracestate", "Baggage", "X-Request-Id"}
+
 // Config is what [NewHandler] needs. Groups is required; every other field
 // has a working default.
 type Config struct {
@@ -68,6 +73,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API; nil
 	// means [DefaultCORSOrigins]. "*" allows every origin.
 	CORSOrigins []string
+	// CORSHeaders are request headers browsers may send besides the
+	// protocols' own and [DefaultCORSHeaders].
+	CORSHeaders []string
 	// MeterProvider records every call's duration (rpc.server.call.duration);
 	// TracerProvider and Propagator make and link each call's span with
 	// otelconnect, only when TracerProvider is set and not a no-op. nil
@@ -217,7 +225,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		}
 		bounded.ServeHTTP(w, r)
 	})
-	public := withCORS(body, cfg.CORSOrigins)
+	public := withCORS(body, cfg.CORSOrigins, cfg.CORSHeaders)
 	root := http.NewServeMux()
 	root.Handle(peerPath, http.MaxBytesHandler(peerHandler, readLimit))
 	root.Handle("/", public)
@@ -251,11 +259,11 @@ func tracing(tp trace.TracerProvider) bool {
 	return !noop
 }
 
-func withCORS(h http.Handler, origins []string) http.Handler {
+func withCORS(h http.Handler, origins, headers []string) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
-		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+		AllowedHeaders: slices.Concat(connectcors.AllowedHeaders(), []string{"Authorization"}, DefaultCORSHeaders, headers),
 		ExposedHeaders: append(connectcors.ExposedHeaders(), "Retry-After"),
 		MaxAge:         7200,
 	}).Handler(h)

@@ -71,6 +71,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed (--cors-origins); nil
 	// means [api.DefaultCORSOrigins].
 	CORSOrigins []string
+	// CORSHeaders are more request headers browsers may send
+	// (--cors-headers).
+	CORSHeaders []string
 	// TraceWriter, when set, receives every span as JSON (--trace-stdout).
 	TraceWriter io.Writer
 	// ShutdownGrace bounds how long in-flight requests may take to finish
@@ -169,6 +172,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		AdminToken:     cfg.AdminToken,
 		Tokens:         tokens,
 		CORSOrigins:    cfg.CORSOrigins,
+		CORSHeaders:    cfg.CORSHeaders,
 		TracerProvider: n.tel.TracerProvider,
 		MeterProvider:  n.tel.MeterProvider,
 		Propagator:     n.tel.Propagator,
