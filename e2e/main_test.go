@@ -120,7 +120,9 @@ type nodeProc struct {
 // variable, plus extra ("NAME=value"), so a node sees only what a test
 // gives it.
 func childEnv(extra ...string) []string {
-	var env []string
+	// Nodes stop at once on SIGTERM unless a test asks for a drain with
+	// --shutdown-delay (a flag beats the variable).
+	env := []string{"DISTCACHE_SHUTDOWN_DELAY=0s"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DISTCACHE_") {
 			env = append(env, kv)

@@ -32,10 +32,16 @@ import (
 const maxValueLimit = 64 << 20
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C stops at once; SIGTERM, what orchestrators send, drains first
+	// (--shutdown-delay, see serve).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	signal.Notify(terms, syscall.SIGTERM)
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
+
+// terms receives SIGTERM.
+var terms = make(chan os.Signal, 1)
 
 type flags struct {
 	addr, db, config, plugins string
@@ -52,6 +58,7 @@ type flags struct {
 	traceStdout               bool
 	logFormat, logLevel       string
 	shutdownGrace             time.Duration
+	shutdownDelay             time.Duration
 	bodyTimeout, idleTimeout  time.Duration
 	debugAddr                 string
 	maxConns, maxConnsPerAddr int
@@ -89,6 +96,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.BoolVar(&f.traceStdout, "trace-stdout", false, "write every span to stdout as JSON")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, how long the node reports not ready (GET /readyz 503, health NOT_SERVING) while it keeps serving, so load balancers drain it, before it stops accepting connections; Ctrl-C (SIGINT) does not wait")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take to finish on SIGINT/SIGTERM")
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve net/http/pprof profiles on this address (its own listener, never the public port; keep it on loopback); empty serves none")
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "how long reading one request's body may take (streaming calls excepted)")
@@ -262,7 +270,10 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	return n.Serve(ctx, ln)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go drainOnTerm(sctx, cancel, n, f.shutdownDelay, log)
+	return n.Serve(sctx, ln)
 }
 
 // defaultPluginCache is the user's cache directory for compiled plugins,
@@ -299,4 +310,27 @@ func defaultAdvertise(addr string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// drainOnTerm waits for SIGTERM; then the node reports not ready for
+// delay while it serves on, and cancel starts the shutdown. A second
+// SIGTERM, or ctx ending, cuts the wait short.
+func drainOnTerm(ctx context.Context, cancel context.CancelFunc, n *node.Node, delay time.Duration, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-terms:
+	}
+	if delay > 0 {
+		n.Drain()
+		log.Info("draining: not ready, still serving", "for", delay)
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-terms:
+		case <-ctx.Done():
+		}
+	}
+	cancel()
 }

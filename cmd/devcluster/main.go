@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for i := range *nodes {
 		addr := fmt.Sprintf("127.0.0.1:%d", *port+i)
 		cmd := exec.Command(*bin,
-			"--addr", addr, "--node-id", fmt.Sprintf("node%d", i+1),
+			"--addr", addr, "--node-id", fmt.Sprintf("node%d", i+1), "--shutdown-delay", "0s",
 			"--db", filepath.Join(*dir, "cluster.db"), "--shared-db", // write-through rows in one file
 			"--plugins", *plugins, "--etcd", etcd.Endpoint, "--admin-token", "dev",
 			"--cluster-secret", "dev-cluster-secret")

@@ -106,7 +106,7 @@ func startNode(ctx context.Context, o *options, dir string, cpu int) (*child, st
 		return nil, "", err
 	}
 	c, err := startChild("node", cpu, nodeEnv(), bin, "--addr", addr, "--db", filepath.Join(dir, "bench.db"),
-		"--config", groups, "--plugins", plugins, "--plugin-cache", "", "--log-level", "warn")
+		"--config", groups, "--plugins", plugins, "--plugin-cache", "", "--log-level", "warn", "--shutdown-delay", "0s")
 	if err != nil {
 		return nil, "", err
 	}

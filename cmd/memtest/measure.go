@@ -67,7 +67,7 @@ func measureNode(ctx context.Context, o *options, dir string) (result, error) {
 	}
 	node, err := startChild("node", env(o.nodeEnv...), bin, "--addr", addr, "--debug-addr", debug,
 		"--db", filepath.Join(dir, "mem.db"), "--config", groups, "--plugins", plugins,
-		"--plugin-cache", "", "--log-level", "error")
+		"--plugin-cache", "", "--log-level", "error", "--shutdown-delay", "0s")
 	if err != nil {
 		return r, err
 	}

@@ -95,6 +95,9 @@ type Config struct {
 	ClusterSecret string
 	// Health is the node's health service (default: all serving).
 	Health *Health
+	// Ready, if set, says what keeps the node from being ready, for
+	// GET /readyz (see probes).
+	Ready ReadyFunc
 	// Now is the clock for remaining ttls (default [time.Now]).
 	Now func() time.Time
 	// RateLimits maps a group's name to the calls each client may make to
@@ -202,6 +205,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
+	probes(mux, cfg.Health, cfg.Ready)
 	mux.Handle("GET "+ui.Prefix, ui.Handler()) // the web console; the mux redirects /ui to /ui/
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	// Node-to-node calls: only with the cluster secret, never from a

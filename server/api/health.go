@@ -45,7 +45,7 @@ func NewHealth(services ...string) *Health {
 // reports each group's policy: "distcache.policy/<group>" is NOT_SERVING
 // while the group's policy plugin has failed and the native LRU serves in
 // its place, and SERVING otherwise. The node's own status ("") does not
-// follow it: see docs/decisions/0013-policy-scale.md.
+// follow it: see docs/decisions/0016-policy-scale.md.
 const PolicyServicePrefix = "distcache.policy/"
 
 // SetServing sets service's status to SERVING or NOT_SERVING, adding the

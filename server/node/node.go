@@ -97,18 +97,21 @@ type Config struct {
 
 // Node is one running distcache node. It is safe for concurrent use.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	db       *source.DB
-	tel      *telemetry.Telemetry
-	groups   []*cache.Group // sorted by name
-	plugins  *plugin.Manager
-	picker   *cluster.Picker
-	member   membership.Membership
-	health   *api.Health
-	serveTLS *tls.Config
-	handler  http.Handler
-	closers  []func() error
+	cfg     Config
+	log     *slog.Logger
+	db      *source.DB
+	tel     *telemetry.Telemetry
+	groups  []*cache.Group // sorted by name
+	plugins *plugin.Manager
+	picker  *cluster.Picker
+	member  membership.Membership
+	health  *api.Health
+	// pluginsLoaded is set once the plugins directory's first compile
+	// is done (readiness).
+	pluginsLoaded atomic.Bool
+	serveTLS      *tls.Config
+	handler       http.Handler
+	closers       []func() error
 
 	rebalanced atomic.Int64 // rebalancing runs finished
 }
@@ -144,7 +147,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	// Made before the plugins, which report each group's policy in it.
-	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService")
+	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService", "distcache.v1.ClusterService")
 	if err = n.setupPlugins(ctx); err != nil {
 		return nil, err
 	}
@@ -181,6 +184,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Cluster:        n.picker,
 		ClusterSecret:  cfg.Cluster.Secret,
 		Health:         n.health,
+		Ready:          n.ready,
 		RateLimits:     rateLimits(file),
 	})
 	return n, err
@@ -353,6 +357,10 @@ func (n *Node) loadPlugins(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, func() error { cancel(); <-done; return nil })
+	go func() {
+		<-done
+		n.pluginsLoaded.Store(true)
+	}()
 	t := time.NewTimer(pluginStartWait)
 	defer t.Stop()
 	select {
@@ -416,6 +424,34 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	err := api.Serve(ctx, ln, n.handler, opts)
 	n.log.Info("stopped serving", "addr", ln.Addr().String(), "err", err)
 	return err
+}
+
+// Drain marks the node not ready (GET /readyz answers 503, its health
+// NOT_SERVING) while it keeps serving: the start of a graceful shutdown,
+// which [Node.Serve] completes when its context ends.
+func (n *Node) Drain() { n.health.Shutdown() }
+
+// ready says what keeps the node from being ready, for GET /readyz:
+// plugins still compiling, or, in a cluster, not being in its own ring
+// or not sure of its membership lease.
+func (n *Node) ready() []string {
+	var reasons []string
+	if !n.pluginsLoaded.Load() {
+		reasons = append(reasons, "plugins compiling")
+	}
+	if n.picker != nil && n.cfg.Cluster.clustered() {
+		in := false
+		for _, m := range n.picker.Ring().Members() {
+			in = in || m.ID == n.picker.Self()
+		}
+		if !in {
+			reasons = append(reasons, "not in the ring")
+		}
+		if !n.picker.View().Certain {
+			reasons = append(reasons, "membership lease not confirmed")
+		}
+	}
+	return reasons
 }
 
 // Close releases everything the node holds, newest first.

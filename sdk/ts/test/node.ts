@@ -82,6 +82,7 @@ export async function startNode(): Promise<TestNode> {
       "--plugin-cache=",
       "--admin-token", ADMIN_TOKEN,
       "--log-level", "warn",
+      "--shutdown-delay", "0s",
     ],
     { env, stdio: ["ignore", "ignore", "pipe"] },
   );
