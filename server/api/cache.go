@@ -47,13 +47,17 @@ func (s *cacheService) group(name string) (*cache.Group, error) {
 func (s *cacheService) Get(ctx context.Context, req *connect.Request[distcachev1.GetRequest]) (*connect.Response[distcachev1.GetResponse], error) {
 	g, err := s.group(req.Msg.GetGroup())
 	if err != nil {
-		return nil, err
+		return nil, noStore(req.HTTPMethod(), err)
 	}
 	v, err := g.Get(ctx, req.Msg.GetKey())
 	if err != nil {
-		return nil, errorFromCache(err)
+		return nil, noStore(req.HTTPMethod(), errorFromCache(err))
 	}
-	return connect.NewResponse(s.getResponse(v)), nil
+	res := connect.NewResponse(s.getResponse(v))
+	if err := httpCaching(req.HTTPMethod(), req.Header(), res.Header(), v, s.now()); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // getResponse is the answer to a Get that found v.

@@ -268,7 +268,7 @@ func withCORS(h http.Handler, origins, headers []string) http.Handler {
 		AllowedOrigins: origins,
 		AllowedMethods: connectcors.AllowedMethods(),
 		AllowedHeaders: slices.Concat(connectcors.AllowedHeaders(), []string{"Authorization"}, DefaultCORSHeaders, headers),
-		ExposedHeaders: append(connectcors.ExposedHeaders(), "Retry-After"),
+		ExposedHeaders: append(connectcors.ExposedHeaders(), "Retry-After", "ETag"),
 		MaxAge:         7200,
 	}).Handler(h)
 }
