@@ -24,7 +24,7 @@ func (o oneGroup) All() []*cache.Group                    { return []*cache.Grou
 // failingWriter is a write-through source that always fails.
 type failingWriter struct{ calls *atomic.Int64 }
 
-func (w failingWriter) Write(context.Context, string, []byte) error {
+func (w failingWriter) Write(context.Context, string, []byte, time.Time) error {
 	w.calls.Add(1)
 	return errors.New("source is down")
 }

@@ -437,15 +437,16 @@ func (g *Group) SetLocal(ctx context.Context, key string, value []byte, ttl time
 	if entryCost(key, value) > g.cfg.Capacity {
 		return fmt.Errorf("group %q: key %q: %d bytes: %w", g.cfg.Name, key, entryCost(key, value), ErrTooLarge)
 	}
-	if g.cfg.Writer != nil {
-		if err := g.cfg.Writer.Write(ctx, key, value); err != nil {
-			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
-		}
-	}
 	if ttl < 0 {
 		ttl = g.cfg.TTL
 	}
-	return g.commit(ctx, Record{Key: key, Value: value, Expires: unixTime(g.expiry(ttl)), Version: g.clock.next()})
+	expires := unixTime(g.expiry(ttl))
+	if g.cfg.Writer != nil {
+		if err := g.cfg.Writer.Write(ctx, key, value, expires); err != nil {
+			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
+		}
+	}
+	return g.commit(ctx, Record{Key: key, Value: value, Expires: expires, Version: g.clock.next()})
 }
 
 // Delete removes key on its owner. A write-through group deletes it from

@@ -89,7 +89,7 @@ func (s *mapSource) Load(_ context.Context, key string) (Loaded, error) {
 	return Loaded{Value: []byte(v)}, nil
 }
 
-func (s *mapSource) Write(_ context.Context, key string, value []byte) error {
+func (s *mapSource) Write(_ context.Context, key string, value []byte, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {

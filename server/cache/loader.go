@@ -47,8 +47,11 @@ var NoLoader Loader = LoaderFunc(func(context.Context, string) (Loaded, error) {
 // and [Group.Delete] call it before changing the cache, and change nothing
 // if it fails. Implementations must be safe for concurrent use.
 type Writer interface {
-	// Write stores value under key in the source.
-	Write(ctx context.Context, key string, value []byte) error
+	// Write stores value under key in the source, to expire at expires
+	// (never when zero): a source that keeps the expiry must not return
+	// the value after it, so a TTL given to a Set holds after the cached
+	// copy is gone.
+	Write(ctx context.Context, key string, value []byte, expires time.Time) error
 	// Remove deletes key from the source. Removing a missing key is not an
 	// error.
 	Remove(ctx context.Context, key string) error

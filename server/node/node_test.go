@@ -21,6 +21,8 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/server/config"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"time"
 )
 
 func writeFile(t testing.TB, dir, name, content string) string {
@@ -288,4 +290,45 @@ func keys(m map[string]sdktrace.ReadOnlySpan) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestWriteThroughKeepsTTL: a Set with a TTL in a write-through group is
+// gone once the TTL passes, on this node and on a node started afresh on
+// the same database: the table does not bring it back as a value that
+// never expires (issue 11, point 8).
+func TestWriteThroughKeepsTTL(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "d.db")
+	cfg := writeFile(t, dir, "groups.yaml", `
+groups:
+  - name: wt
+    capacity: 1MiB
+    write_through: true
+    loader: {kind: sqlite}
+`)
+	n := startNode(t, Config{DBPath: db, ConfigPath: cfg})
+	c := n.clients(protocols()[3])
+	ctx := context.Background()
+	_, err := c.cache.Set(ctx, connect.NewRequest(&distcachev1.SetRequest{
+		Group: "wt", Key: "brief", Value: []byte("v"), Ttl: durationpb.New(time.Second)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(c clients) error {
+		_, err := c.cache.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "wt", Key: "brief"}))
+		return err
+	}
+	if err := get(c); err != nil {
+		t.Fatalf("Get within the TTL: %v", err)
+	}
+	waitUntil(t, "the entry to expire", func() bool { return connect.CodeOf(get(c)) == connect.CodeNotFound })
+	// Not reloaded from the table, here or on a fresh node.
+	if err := get(c); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("Get after the TTL, again: %v, want not_found", err)
+	}
+	n.Stop()
+	fresh := startNode(t, Config{DBPath: db, ConfigPath: cfg})
+	if err := get(fresh.clients(protocols()[3])); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("Get after the TTL on a fresh node: %v, want not_found", err)
+	}
 }

@@ -24,6 +24,7 @@ const batchTimeout = 10 * time.Second
 // for concurrent use; close stops it.
 type committer struct {
 	db            *sql.DB
+	table         string // the name ExpiryTable knows it by
 	write, remove *sql.Stmt
 
 	ops     chan *writeOp
@@ -34,18 +35,26 @@ type committer struct {
 }
 
 type writeOp struct {
-	key    string
-	value  []byte
-	remove bool
+	key       string
+	value     []byte
+	expiresAt int64 // Unix milliseconds; 0: never
+	remove    bool
 	done   chan error // buffered: the committer never waits on a caller
 }
 
-func newCommitter(db *sql.DB, write, remove *sql.Stmt) *committer {
-	c := &committer{db: db, write: write, remove: remove,
+func newCommitter(db *sql.DB, table string, write, remove *sql.Stmt) *committer {
+	c := &committer{db: db, table: table, write: write, remove: remove,
 		ops: make(chan *writeOp, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
+
+// The statements on ExpiryTable a write runs with its row's.
+const (
+	setExpiry = `INSERT INTO ` + ExpiryTable + ` (tbl, key, expires_at) VALUES (?1, ?2, ?3)
+		ON CONFLICT (tbl, key) DO UPDATE SET expires_at = excluded.expires_at`
+	clearExpiry = `DELETE FROM ` + ExpiryTable + ` WHERE tbl = ?1 AND key = ?2`
+)
 
 // errClosed is returned for writes after the table closed.
 var errClosed = errors.New("table closed")
@@ -150,6 +159,12 @@ func (c *committer) inTx(ctx context.Context, batch []*writeOp) (err error) {
 			_, err = remove.ExecContext(ctx, op.key)
 		} else {
 			_, err = write.ExecContext(ctx, op.key, op.value)
+		}
+		// The row's expiry goes with it, in the same transaction.
+		if err == nil && op.expiresAt != 0 {
+			_, err = tx.ExecContext(ctx, setExpiry, c.table, op.key, op.expiresAt)
+		} else if err == nil {
+			_, err = tx.ExecContext(ctx, clearExpiry, c.table, op.key)
 		}
 		if err != nil {
 			return fmt.Errorf("key %q: %w", op.key, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommit writes from many goroutines at once: every write is
@@ -30,7 +31,7 @@ func TestGroupCommit(t *testing.T) {
 				if w == 0 && i == 0 {
 					value = "far too long for the check"
 				}
-				errs <- tbl.Write(context.Background(), fmt.Sprintf("w%d-%d", w, i), []byte(value))
+				errs <- tbl.Write(context.Background(), fmt.Sprintf("w%d-%d", w, i), []byte(value), time.Time{})
 			}
 		})
 	}
@@ -65,7 +66,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = tbl.Close()
-	if err := tbl.Write(context.Background(), "late", []byte("x")); err == nil {
+	if err := tbl.Write(context.Background(), "late", []byte("x"), time.Time{}); err == nil {
 		t.Fatal("a closed table took a write")
 	}
 }
@@ -93,7 +94,7 @@ func BenchmarkWriteThrough(b *testing.B) {
 			_, err := tbl.write.ExecContext(context.Background(), key, value)
 			return err
 		}},
-		{"group-commit", func(key string) error { return tbl.Write(context.Background(), key, value) }},
+		{"group-commit", func(key string) error { return tbl.Write(context.Background(), key, value, time.Time{}) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetParallelism(8) // 16 writers on 2 cores

@@ -160,6 +160,9 @@ func (db *DB) seedDemo(ctx context.Context) error {
 	}
 	err = seedDemoLocked(ctx, conn)
 	if err == nil {
+		err = createExpiryLocked(ctx, conn)
+	}
+	if err == nil {
 		if _, err = conn.ExecContext(ctx, "COMMIT"); err == nil {
 			return nil
 		}
@@ -174,6 +177,24 @@ func rollback(ctx context.Context, conn *sql.Conn) error {
 	if err != nil {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		return fmt.Errorf("rolling back: %w", err)
+	}
+	return nil
+}
+
+// ExpiryTable holds the expiry of each row written through with a TTL:
+// the table's name, the key, and when it expires (Unix milliseconds). A
+// row without one never expires. It lives beside the user's tables so
+// that any table can be written through with TTLs, whatever its columns.
+const ExpiryTable = "distcache_expiry"
+
+// createExpiryLocked makes ExpiryTable unless it exists; conn holds the
+// write lock.
+func createExpiryLocked(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+ExpiryTable+` (
+		tbl TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL,
+		PRIMARY KEY (tbl, key)) WITHOUT ROWID`)
+	if err != nil {
+		return fmt.Errorf("creating table %q: %w", ExpiryTable, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/distcache/distcache/server/source"
 )
@@ -34,7 +35,7 @@ func Example() {
 
 	hello, _ := kv.Load(ctx, "hello")
 	fmt.Printf("hello = %s\n", hello.Value)
-	_ = kv.Write(ctx, "hello", []byte("there"))
+	_ = kv.Write(ctx, "hello", []byte("there"), time.Time{})
 	hello, _ = kv.Load(ctx, "hello")
 	fmt.Printf("hello = %s\n", hello.Value)
 	// Output:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/distcache/distcache/server/cache"
 )
@@ -86,7 +87,7 @@ func TestOpenReopenKeepsRows(t *testing.T) {
 	db, path := openTemp(t)
 	tbl := table(t, db, DefaultTableConfig(), true)
 	ctx := t.Context()
-	if err := tbl.Write(ctx, "hello", []byte("changed")); err != nil {
+	if err := tbl.Write(ctx, "hello", []byte("changed"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tbl.Remove(ctx, "answer"); err != nil {
@@ -219,11 +220,11 @@ func TestWriteRemove(t *testing.T) {
 		want string // the key's value after do, unless gone
 		gone bool   // the key is not found after do
 	}{
-		{"write new", func() error { return tbl.Write(ctx, "new", []byte("v1")) }, "new", "v1", false},
-		{"overwrite", func() error { return tbl.Write(ctx, "new", []byte("v2")) }, "new", "v2", false},
-		{"overwrite demo", func() error { return tbl.Write(ctx, "hello", []byte("there")) }, "hello", "there", false},
-		{"write empty", func() error { return tbl.Write(ctx, "empty", []byte{}) }, "empty", "", false},
-		{"write nil", func() error { return tbl.Write(ctx, "nil", nil) }, "nil", "", false},
+		{"write new", func() error { return tbl.Write(ctx, "new", []byte("v1"), time.Time{}) }, "new", "v1", false},
+		{"overwrite", func() error { return tbl.Write(ctx, "new", []byte("v2"), time.Time{}) }, "new", "v2", false},
+		{"overwrite demo", func() error { return tbl.Write(ctx, "hello", []byte("there"), time.Time{}) }, "hello", "there", false},
+		{"write empty", func() error { return tbl.Write(ctx, "empty", []byte{}, time.Time{}) }, "empty", "", false},
+		{"write nil", func() error { return tbl.Write(ctx, "nil", nil, time.Time{}) }, "nil", "", false},
 		{"remove", func() error { return tbl.Remove(ctx, "new") }, "new", "", true},
 		{"remove missing", func() error { return tbl.Remove(ctx, "never") }, "never", "", true},
 	}
@@ -262,7 +263,7 @@ func TestConcurrentWriteLoad(t *testing.T) {
 func hammer(ctx context.Context, tbl *Table, worker, rounds int) error {
 	for i := range rounds {
 		key, val := fmt.Sprintf("w%d-%d", worker, i%5), fmt.Sprintf("value %d", i)
-		if err := tbl.Write(ctx, key, []byte(val)); err != nil {
+		if err := tbl.Write(ctx, key, []byte(val), time.Time{}); err != nil {
 			return err
 		}
 		got, err := tbl.Load(ctx, key)
@@ -302,5 +303,53 @@ func TestOpenConnectionsAreBounded(t *testing.T) {
 	defer ro.Close()
 	if got := ro.Stats().MaxOpenConnections; got != MaxOpenConns {
 		t.Fatalf("the read-only handle opens up to %d connections, want %d", got, MaxOpenConns)
+	}
+}
+
+// TestWriteKeepsExpiry: a row written with an expiry loads with the time
+// it has left and is not found once it passes; writing it again without
+// one, or removing it, clears the expiry.
+func TestWriteKeepsExpiry(t *testing.T) {
+	db, _ := openTemp(t)
+	tbl := table(t, db, DefaultTableConfig(), true)
+	ctx := t.Context()
+	now := time.Unix(1_800_000_000, 0)
+	tbl.now = func() time.Time { return now }
+	expiries := func() int {
+		var n int
+		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM "+ExpiryTable).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	if err := tbl.Write(ctx, "k", []byte("v"), now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tbl.Load(ctx, "k")
+	if err != nil || string(got.Value) != "v" || got.TTL != time.Minute {
+		t.Fatalf("Load with a minute left = %q ttl %v, %v; want v for 1m", got.Value, got.TTL, err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := tbl.Load(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Load past the expiry: %v, want not found", err)
+	}
+	if err := tbl.Write(ctx, "k", []byte("v2"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tbl.Load(ctx, "k"); err != nil || string(got.Value) != "v2" || got.TTL != 0 {
+		t.Fatalf("Load after a write without expiry = %q ttl %v, %v; want v2 forever", got.Value, got.TTL, err)
+	}
+	if n := expiries(); n != 0 {
+		t.Fatalf("%d expiry rows after a write without expiry, want 0", n)
+	}
+	if err := tbl.Write(ctx, "k", []byte("v3"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Remove(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if n := expiries(); n != 0 {
+		t.Fatalf("%d expiry rows after Remove, want 0", n)
 	}
 }

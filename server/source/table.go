@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/distcache/distcache/server/cache"
 )
@@ -32,6 +33,7 @@ func DefaultTableConfig() TableConfig {
 // refuses Write and Remove.
 type Table struct {
 	name    string
+	now     func() time.Time
 	load    *sql.Stmt
 	write   *sql.Stmt  // nil when read-only
 	remove  *sql.Stmt  // nil when read-only
@@ -73,12 +75,14 @@ func (db *DB) Table(ctx context.Context, cfg TableConfig, writable bool) (*Table
 // checked.
 func (db *DB) prepare(ctx context.Context, cfg TableConfig, writable bool) (*Table, error) {
 	tbl, k, v := quote(cfg.Table), quote(cfg.KeyColumn), quote(cfg.ValueColumn)
-	t := &Table{name: cfg.Table}
+	t := &Table{name: cfg.Table, now: time.Now}
 	// CAST makes every value bytes (numbers as their text) and hides the
 	// column's declared type, so the driver never turns a DATETIME column's
-	// text into a time.Time.
+	// text into a time.Time. The expiry, if the row was written with a
+	// TTL, comes with it.
 	err := db.prepareOne(ctx, &t.load, fmt.Sprintf(
-		`SELECT CAST(%s AS BLOB) FROM %s WHERE %s = ?1`, v, tbl, k))
+		`SELECT CAST(t.%s AS BLOB), e.expires_at FROM %s AS t LEFT JOIN %s AS e ON e.tbl = ?2 AND e.key = t.%s WHERE t.%s = ?1`,
+		v, tbl, ExpiryTable, k, k))
 	if err == nil && writable {
 		// coalesce: the driver may bind an empty []byte as NULL.
 		err = db.prepareOne(ctx, &t.write, fmt.Sprintf(
@@ -92,7 +96,7 @@ func (db *DB) prepare(ctx context.Context, cfg TableConfig, writable bool) (*Tab
 		return nil, errors.Join(err, t.Close())
 	}
 	if writable {
-		t.commits = newCommitter(db.sql, t.write, t.remove)
+		t.commits = newCommitter(db.sql, cfg.Table, t.write, t.remove)
 	}
 	return t, nil
 }
@@ -126,7 +130,8 @@ func (t *Table) Close() error {
 // The returned value is a copy owned by the caller.
 func (t *Table) Load(ctx context.Context, key string) (cache.Loaded, error) {
 	var v sql.Null[[]byte]
-	err := t.load.QueryRowContext(ctx, key).Scan(&v)
+	var expires sql.NullInt64
+	err := t.load.QueryRowContext(ctx, key, t.name).Scan(&v, &expires)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return cache.Loaded{}, fmt.Errorf("table %q has no row for the key: %w", t.name, cache.ErrNotFound)
@@ -138,21 +143,36 @@ func (t *Table) Load(ctx context.Context, key string) (cache.Loaded, error) {
 	if v.V == nil {
 		v.V = []byte{}
 	}
-	return cache.Loaded{Value: v.V}, nil
+	loaded := cache.Loaded{Value: v.V}
+	if expires.Valid {
+		// Written through with a TTL: gone once it passes, and cached no
+		// longer than it has left.
+		left := time.UnixMilli(expires.Int64).Sub(t.now())
+		if left <= 0 {
+			return cache.Loaded{}, fmt.Errorf("table %q: the key's TTL has passed: %w", t.name, cache.ErrNotFound)
+		}
+		loaded.TTL = left
+	}
+	return loaded, nil
 }
 
 // errReadOnly is returned by Write and Remove on a read-only Table.
 var errReadOnly = errors.New("table was opened read-only")
 
 // Write stores value under key, inserting a row or updating the existing
-// one, in a group commit with the writes that arrive with it. It does not
-// keep value. If ctx ends before the commit, Write returns ctx's error and
-// the row may still be written.
-func (t *Table) Write(ctx context.Context, key string, value []byte) error {
+// one, and its expiry in [ExpiryTable] (none when expires is zero), in a
+// group commit with the writes that arrive with it. It does not keep
+// value. If ctx ends before the commit, Write returns ctx's error and the
+// row may still be written.
+func (t *Table) Write(ctx context.Context, key string, value []byte, expires time.Time) error {
 	if t.commits == nil {
 		return fmt.Errorf("table %q: writing: %w", t.name, errReadOnly)
 	}
-	if err := t.commits.do(ctx, &writeOp{key: key, value: value}); err != nil {
+	op := &writeOp{key: key, value: value}
+	if !expires.IsZero() {
+		op.expiresAt = expires.UnixMilli()
+	}
+	if err := t.commits.do(ctx, op); err != nil {
 		return fmt.Errorf("table %q: writing: %w", t.name, err)
 	}
 	return nil

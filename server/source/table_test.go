@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // schema is the tables the Table tests check configs against.
@@ -84,14 +85,14 @@ func TestTableAccepts(t *testing.T) {
 			tbl := table(t, db, tc.cfg, tc.writable)
 			ctx := t.Context()
 			if !tc.writable {
-				if err := tbl.Write(ctx, "1", []byte("x")); err == nil {
+				if err := tbl.Write(ctx, "1", []byte("x"), time.Time{}); err == nil {
 					t.Fatal("Write on a read-only table succeeded")
 				}
 				wantNotFound(t, tbl, "1")
 				return
 			}
 			for _, v := range []string{"one", "two"} {
-				if err := tbl.Write(ctx, "1", []byte(v)); err != nil {
+				if err := tbl.Write(ctx, "1", []byte(v), time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 				wantValue(t, tbl, "1", v)
