@@ -39,7 +39,7 @@ type writeOp struct {
 	value     []byte
 	expiresAt int64 // Unix milliseconds; 0: never
 	remove    bool
-	done   chan error // buffered: the committer never waits on a caller
+	done      chan error // buffered: the committer never waits on a caller
 }
 
 func newCommitter(db *sql.DB, table string, write, remove *sql.Stmt) *committer {
