@@ -28,19 +28,26 @@ import (
 const DefaultMaxValueBytes = 1 << 20
 
 // requestOverhead is what a request may carry besides its value (group,
-// key, ttl, framing); a body larger than MaxValueBytes plus this is refused
-// before it is read whole.
+// key, ttl, framing); a body larger than the encoded MaxValueBytes plus
+// this is refused before it is read whole.
 const requestOverhead = 16 << 10
 
 // ReadLimit is the most bytes one request message may hold, after
 // decompression, on a node whose values are at most maxValueBytes (zero:
-// [DefaultMaxValueBytes]).
+// [DefaultMaxValueBytes]). The limit is on the value, not its encoding: a
+// JSON request carries the value in base64, a third larger, so the limit
+// leaves room for that, and a value one byte over maxValueBytes reaches
+// the handler, which refuses it with invalid_argument naming the field,
+// in every protocol and codec.
 func ReadLimit(maxValueBytes int64) int64 {
 	if maxValueBytes <= 0 {
 		maxValueBytes = DefaultMaxValueBytes
 	}
-	return maxValueBytes + requestOverhead
+	return base64Len(maxValueBytes+1) + requestOverhead
 }
+
+// base64Len is the length of n bytes in padded base64.
+func base64Len(n int64) int64 { return (n + 2) / 3 * 4 }
 
 // compressMinBytes is the smallest response the node compresses when the
 // client accepts gzip.
