@@ -33,7 +33,7 @@ const (
 // for a group of capacity bytes: [PolicyMemoryBase] plus
 // [PolicyMemoryPerEntry] for each entry the group can hold when every
 // entry is as small as an entry can be, at most [MaxMemoryBytes]. A 64 MiB
-// group gets 158 MiB; a group of 10,000,000 of the smallest entries (620
+// group gets 144 MiB; a group of 10,000,000 of the smallest entries (696
 // MiB) gets about 1.2 GiB. The memory is a cap, not a reservation: an
 // instance holds what its policy uses.
 func PolicyMemoryLimit(capacity int64) int64 {

@@ -135,8 +135,8 @@ func TestPolicyMemoryLimit(t *testing.T) {
 			t.Errorf("PolicyMemoryLimit(%d) = %d, want %d", tc.capacity, got, tc.want)
 		}
 	}
-	if got := PolicyMemoryLimit(64 << 20); got>>20 != 158 {
-		t.Errorf("a 64 MiB group's policy gets %d MiB, the docs say 158", got>>20)
+	if got := PolicyMemoryLimit(64 << 20); got>>20 != 144 {
+		t.Errorf("a 64 MiB group's policy gets %d MiB, the docs say 144", got>>20)
 	}
 }
 
