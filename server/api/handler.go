@@ -213,6 +213,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
 	probes(mux, cfg.Health, cfg.Ready)
+	(&kvHandler{cache: services["/"+distcachev1connect.CacheServiceName+"/"], maxValueBytes: cfg.MaxValueBytes}).register(mux)
 	mux.Handle("GET "+ui.Prefix, ui.Handler()) // the web console; the mux redirects /ui to /ui/
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	// Node-to-node calls: only with the cluster secret, never from a
