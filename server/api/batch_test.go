@@ -253,7 +253,7 @@ func TestPipelineOversizedMessageEndsStream(t *testing.T) {
 	c := distcachev1connect.NewCacheServiceClient(h2c, "http://"+addr, connect.WithGRPC())
 	stream := c.Pipeline(context.Background())
 	defer stream.CloseResponse()
-	big := make([]byte, 1024+requestOverhead+1)
+	big := make([]byte, ReadLimit(1024)+1)
 	_ = stream.Send(&distcachev1.PipelineRequest{Id: 1, Call: &distcachev1.PipelineRequest_Set{Set: &distcachev1.SetRequest{Group: "g", Key: "k", Value: big}}})
 	_ = stream.CloseRequest()
 	if _, err := stream.Receive(); connect.CodeOf(err) != connect.CodeResourceExhausted {

@@ -13,7 +13,7 @@ import (
 )
 
 // bombSize is what the test's gzip bomb inflates to: far above the
-// handlers' read limit (1 MiB + 16 KiB by default), small enough to build
+// handlers' read limit (base64 of 1 MiB + 16 KiB by default), small enough to build
 // in a moment.
 const bombSize = 256 << 20
 
