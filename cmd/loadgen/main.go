@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		defer node.stop()
+		defer node.Stop()
 		baseURL, rep.Target = url, "started"
 	}
 	redisAddr, stopRedis, err := redisFor(ctx, o, dir, rep)
@@ -116,7 +116,7 @@ func redisFor(ctx context.Context, o *options, dir string, rep *report) (addr st
 			return "", nil, err
 		}
 		rep.Redis = "started"
-		return addr, c.stop, nil
+		return addr, c.Stop, nil
 	}
 	rep.Redis = o.redis
 	return o.redis, nothing, nil

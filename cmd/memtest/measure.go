@@ -19,6 +19,7 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/internal/childproc"
 	"github.com/distcache/distcache/server/cache"
 )
 
@@ -44,7 +45,7 @@ func measureNode(ctx context.Context, o *options, dir string) (result, error) {
 	bin := o.bin
 	if bin == "" {
 		var err error
-		if bin, err = buildNode(ctx, dir); err != nil {
+		if bin, err = childproc.BuildNode(ctx, dir); err != nil {
 			return r, err
 		}
 	}
@@ -57,23 +58,23 @@ func measureNode(ctx context.Context, o *options, dir string) (result, error) {
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
 		return r, err
 	}
-	addr, err := freeAddr()
+	addr, err := childproc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
-	debug, err := freeAddr()
+	debug, err := childproc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
-	node, err := startChild("node", env(o.nodeEnv...), bin, "--addr", addr, "--debug-addr", debug,
+	node, err := childproc.Start("node", -1, childproc.NodeEnv(o.nodeEnv...), bin, "--addr", addr, "--debug-addr", debug,
 		"--db", filepath.Join(dir, "mem.db"), "--config", groups, "--plugins", plugins,
 		"--plugin-cache", "", "--log-level", "error", "--shutdown-delay", "0s")
 	if err != nil {
 		return r, err
 	}
-	defer node.stop()
-	if err := node.waitListening(ctx, addr); err != nil {
-		return r, fmt.Errorf("%w\n%s", err, node.out.String())
+	defer node.Stop()
+	if err := node.WaitListening(ctx, addr); err != nil {
+		return r, fmt.Errorf("%w\n%s", err, node.Output())
 	}
 	base := "http://" + addr
 	var clients []distcachev1connect.CacheServiceClient
@@ -94,7 +95,7 @@ func measureNode(ctx context.Context, o *options, dir string) (result, error) {
 	if r.heapBefore, err = nodeHeap(ctx, debug); err != nil {
 		return r, err
 	}
-	if r.rssBefore, err = rss(node.cmd.Process.Pid); err != nil {
+	if r.rssBefore, err = rss(node.Pid()); err != nil {
 		return r, err
 	}
 	accountedBefore, err := accounted(ctx, admin)
@@ -130,7 +131,7 @@ func measureNode(ctx context.Context, o *options, dir string) (result, error) {
 	if r.heapAfter, err = nodeHeap(ctx, debug); err != nil {
 		return r, err
 	}
-	if r.rssAfter, err = rss(node.cmd.Process.Pid); err != nil {
+	if r.rssAfter, err = rss(node.Pid()); err != nil {
 		return r, err
 	}
 	after, err := accounted(ctx, admin)
@@ -219,18 +220,18 @@ func selfHeap() int64 {
 // pipelined SETs.
 func measureRedis(ctx context.Context, o *options, dir string) (result, error) {
 	r := result{name: "redis-server", heapBefore: -1, heapAfter: -1, accounted: -1}
-	addr, err := freeAddr()
+	addr, err := childproc.FreeAddr()
 	if err != nil {
 		return r, err
 	}
 	port := addr[strings.LastIndexByte(addr, ':')+1:]
-	srv, err := startChild("redis-server", os.Environ(), "redis-server", "--bind", "127.0.0.1", "--port", port,
+	srv, err := childproc.Start("redis-server", -1, os.Environ(), "redis-server", "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no")
 	if err != nil {
 		return r, err
 	}
-	defer srv.stop()
-	if err := srv.waitListening(ctx, addr); err != nil {
+	defer srv.Stop()
+	if err := srv.WaitListening(ctx, addr); err != nil {
 		return r, err
 	}
 	client := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
@@ -238,7 +239,7 @@ func measureRedis(ctx context.Context, o *options, dir string) (result, error) {
 	if err := client.Ping(ctx).Err(); err != nil {
 		return r, err
 	}
-	if r.rssBefore, err = rss(srv.cmd.Process.Pid); err != nil {
+	if r.rssBefore, err = rss(srv.Pid()); err != nil {
 		return r, err
 	}
 	start := time.Now()
@@ -257,6 +258,6 @@ func measureRedis(ctx context.Context, o *options, dir string) (result, error) {
 	if n, err := client.DBSize(ctx).Result(); err != nil || n != int64(o.n) {
 		return r, fmt.Errorf("redis holds %d keys, want %d (%v)", n, o.n, err)
 	}
-	r.rssAfter, err = rss(srv.cmd.Process.Pid)
+	r.rssAfter, err = rss(srv.Pid())
 	return r, err
 }

@@ -99,12 +99,24 @@ func rssKiB(t testing.TB) int64 {
 	return 0
 }
 
-// settle collects garbage, lets finalizers (which unmap compiled code)
-// run and returns freed memory to the OS, so RSS means something.
+// settle collects garbage, waits until the finalizers it queued (which
+// unmap compiled code) have run, and returns freed memory to the OS, so
+// RSS means something. Finalizers run one at a time on one goroutine: a
+// sentinel's finalizer, queued by the same collection, runs after or
+// among them, so three rounds let chains of finalizers finish.
 func settle() {
 	for range 3 {
+		done := make(chan struct{})
+		runtime.SetFinalizer(&settleSentinel{}, func(*settleSentinel) { close(done) })
 		runtime.GC()
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // a deadline, not a wait
+		}
 	}
 	debug.FreeOSMemory()
 }
+
+// settleSentinel is too large for the tiny allocator, whose blocks may
+// outlive a collection and delay a finalizer.
+type settleSentinel struct{ _ [32]byte }
