@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/distcache/distcache/internal/childproc"
 )
 
 // Deadlines that only keep a broken test from hanging; nothing asserts
@@ -122,13 +124,7 @@ type nodeProc struct {
 func childEnv(extra ...string) []string {
 	// Nodes stop at once on SIGTERM unless a test asks for a drain with
 	// --shutdown-delay (a flag beats the variable).
-	env := []string{"DISTCACHE_SHUTDOWN_DELAY=0s"}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DISTCACHE_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
+	return childproc.NodeEnv(append([]string{"DISTCACHE_SHUTDOWN_DELAY=0s"}, extra...)...)
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.

@@ -60,21 +60,7 @@ func startNodeCtx(t *testing.T, ctx context.Context, cfg Config) (*testNode, tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(sctx, ln) }()
-	tn := &testNode{Node: n, url: "http://" + ln.Addr().String()}
-	tn.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := n.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}
-	t.Cleanup(tn.Stop)
-	return tn, start
+	return serveNode(t, n, ln), start
 }
 
 // holdCompiles returns ctx with a plugin.LoadTrace that holds every

@@ -55,6 +55,12 @@ func startNodeOn(t testing.TB, cfg Config, ln net.Listener) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveNode(t, n, ln)
+}
+
+// serveNode serves n on ln until the test ends, then stops and closes it.
+func serveNode(t testing.TB, n *Node, ln net.Listener) *testNode {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx, ln) }()
