@@ -1,4 +1,5 @@
-// Command server runs one distcache node:
+// Command server is the distcache binary. Without a command it runs one
+// distcache node:
 //
 //	go run ./server
 //
@@ -24,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distcache/distcache/internal/cli"
 	"github.com/distcache/distcache/server/api"
 	"github.com/distcache/distcache/server/node"
 )
@@ -36,6 +38,10 @@ func main() {
 	// (--shutdown-delay, see serve).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if args, ok := cli.Command(os.Args[1:]); ok {
+		// distcache get KEY, distcache set KEY VALUE, ...: the client.
+		os.Exit(cli.Main(ctx, args, cli.StdIO()))
+	}
 	signal.Notify(terms, syscall.SIGTERM)
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
@@ -77,6 +83,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	f := &flags{}
 	fs := flag.NewFlagSet("distcache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: distcache [flags]   run a node\n       distcache COMMAND ...   call one (get, set, del, stats, ...; distcache help lists them)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&f.addr, "addr", ":8080", "address to serve the API on (HTTP/1.1 and h2c)")
 	fs.StringVar(&f.db, "db", "./distcache.db", "embedded SQLite database, created with demo rows if missing")
 	fs.StringVar(&f.config, "config", "", "groups file (YAML); empty serves group \"default\" from the database")
@@ -120,7 +130,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (distcache help lists the client's commands)", fs.Arg(0))
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return nil, err

@@ -69,3 +69,42 @@ func (t bearerToken) WrapStreamingClient(next connect.StreamingClientFunc) conne
 func (t bearerToken) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
 }
+
+// Plugins lists the plugin modules loaded by the node the call reached,
+// sorted by name, with the groups each serves and the groups whose
+// instance of it failed. The call carries the token of [WithAdminToken],
+// if any.
+func (c *Client) Plugins(ctx context.Context) ([]*distcachev1.Plugin, error) {
+	var res *distcachev1.ListPluginsResponse
+	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+		r, err := e.admin.ListPlugins(ctx, adminRequest(c, &distcachev1.ListPluginsRequest{}))
+		if err == nil {
+			res = r.Msg
+		}
+		return err
+	})
+	if err != nil {
+		return nil, wrapError("plugins", "all groups", "", err)
+	}
+	return res.GetPlugins(), nil
+}
+
+// SetGroupPolicy switches group, on the node the call reached, to the
+// loaded policy plugin named policy and returns the policy that serves
+// the group afterwards. It needs the node's admin token ([WithAdminToken]).
+// An unknown group or policy is [ErrNotFound].
+func (c *Client) SetGroupPolicy(ctx context.Context, group, policy string) (string, error) {
+	req := &distcachev1.SetGroupPolicyRequest{Group: group, Policy: policy}
+	var res *distcachev1.SetGroupPolicyResponse
+	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+		r, err := e.admin.SetGroupPolicy(ctx, adminRequest(c, req))
+		if err == nil {
+			res = r.Msg
+		}
+		return err
+	})
+	if err != nil {
+		return "", wrapError("set policy of", group, "", err)
+	}
+	return res.GetPolicy(), nil
+}
