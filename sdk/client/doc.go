@@ -41,6 +41,14 @@
 // By default the client speaks gRPC over HTTP/2 (h2c for http://, TLS for
 // https://); [WithProtocol] switches to the Connect or gRPC-Web protocol.
 //
+// # The cluster and the node
+//
+// [Client.Members] and [Client.Owner] say who is in the cluster and who
+// owns a key; [Client.Stats], [Client.Plugins] and [Client.SetGroupPolicy]
+// report on and manage the node a call reaches (SetGroupPolicy needs
+// [WithAdminToken]). The `distcache` command line client is built on
+// them.
+//
 // # Errors
 //
 // A missing key or group is [ErrNotFound]. Every error the server returns,
