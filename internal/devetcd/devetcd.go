@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Server is a running embedded etcd.
 type Server struct {
-	etcd *embed.Etcd
+	etcd  *embed.Etcd
+	level zap.AtomicLevel // etcd's log level, raised by Close
 	// Endpoint is the client address, host:port.
 	Endpoint string
 }
@@ -34,7 +37,16 @@ func Start(dir, clientAddr, peerAddr string) (*Server, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.Name = "devetcd"
-	cfg.LogLevel = "error"
+	// etcd logs errors only, without stack traces; Close silences the
+	// "server closed" errors its own listeners report while stopping.
+	level := zap.NewAtomicLevelAt(zapcore.ErrorLevel)
+	lcfg := zap.NewProductionConfig()
+	lcfg.Level, lcfg.DisableStacktrace, lcfg.Sampling = level, true, nil
+	lg, err := lcfg.Build()
+	if err != nil {
+		return nil, fmt.Errorf("etcd's logger: %w", err)
+	}
+	cfg.Logger, cfg.ZapLoggerBuilder = "zap", embed.NewZapLoggerBuilder(lg)
 	cu, pu := &url.URL{Scheme: "http", Host: clientAddr}, &url.URL{Scheme: "http", Host: peerAddr}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
@@ -45,7 +57,7 @@ func Start(dir, clientAddr, peerAddr string) (*Server, error) {
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return &Server{etcd: e, Endpoint: clientAddr}, nil
+		return &Server{etcd: e, level: level, Endpoint: clientAddr}, nil
 	case err := <-e.Err():
 		e.Close()
 		return nil, fmt.Errorf("etcd failed: %w", err)
@@ -55,8 +67,11 @@ func Start(dir, clientAddr, peerAddr string) (*Server, error) {
 	}
 }
 
-// Close stops etcd.
-func (s *Server) Close() { s.etcd.Close() }
+// Close stops etcd quietly.
+func (s *Server) Close() {
+	s.level.SetLevel(zapcore.FatalLevel)
+	s.etcd.Close()
+}
 
 // resolve replaces port 0 with a free port, so the address can be given
 // to others before etcd listens on it.
