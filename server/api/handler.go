@@ -35,10 +35,11 @@ const requestOverhead = 16 << 10
 // ReadLimit is the most bytes one request message may hold, after
 // decompression, on a node whose values are at most maxValueBytes (zero:
 // [DefaultMaxValueBytes]). The limit is on the value, not its encoding: a
-// JSON request carries the value in base64, a third larger, so the limit
-// leaves room for that, and a value one byte over maxValueBytes reaches
-// the handler, which refuses it with invalid_argument naming the field,
-// in every protocol and codec.
+// JSON request carries the value in base64, a third larger, and so does
+// a gRPC-Web text-mode body (whose cap counts the base64 on the wire), so
+// the limit leaves room for that, and a value one byte over maxValueBytes
+// reaches the handler, which refuses it with invalid_argument naming the
+// field, in every protocol and codec.
 func ReadLimit(maxValueBytes int64) int64 {
 	if maxValueBytes <= 0 {
 		maxValueBytes = DefaultMaxValueBytes
@@ -121,8 +122,9 @@ type Config struct {
 }
 
 // NewHandler returns the node's HTTP handler: every service on its
-// Connect path, reflection, health, /metrics and the web console at
-// /ui/, all behind CORS.
+// Connect path (gRPC, gRPC-Web in binary and text mode, Connect),
+// reflection, health, /metrics and the web console at /ui/, all behind
+// CORS.
 func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Groups == nil {
 		return nil, errors.New("api: Config.Groups is required")
@@ -228,8 +230,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	// connection; capping the whole body refuses it without reading it.
 	// A pipeline is one long request body: only its messages are
 	// bounded.
-	bounded := http.MaxBytesHandler(mux, readLimit)
-	pipelined := withLazyFlush(mux)
+	// gRPC-Web's text mode is decoded inside the cap, so the cap counts
+	// the base64 on the wire: ReadLimit leaves room for its growth.
+	bounded := http.MaxBytesHandler(withGRPCWebText(mux), readLimit)
+	pipelined := withGRPCWebText(withLazyFlush(mux))
 	body := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == distcachev1connect.CacheServicePipelineProcedure {
 			pipelined.ServeHTTP(w, r)

@@ -20,7 +20,7 @@ import (
 // TestValueLimitMeansTheValue: a Set of exactly the node's value limit
 // succeeds in every protocol and codec, compressed or not, and one byte
 // over is invalid_argument naming the value, whatever the encoding's
-// growth (base64 in JSON).
+// growth (base64 in JSON and in gRPC-Web's text mode).
 func TestValueLimitMeansTheValue(t *testing.T) {
 	const limit = 64 << 10
 	addr, g := serveGroup(t, Config{MaxValueBytes: limit}, ServeOptions{MaxMessageBytes: int(ReadLimit(limit))})
@@ -37,6 +37,10 @@ func TestValueLimitMeansTheValue(t *testing.T) {
 		"grpc json":         distcachev1connect.NewCacheServiceClient(h2c, "http://"+addr, connect.WithGRPC(), connect.WithProtoJSON()),
 		"grpc-web json":     distcachev1connect.NewCacheServiceClient(http.DefaultClient, "http://"+addr, connect.WithGRPCWeb(), connect.WithProtoJSON()),
 		"grpc-web gzip":     distcachev1connect.NewCacheServiceClient(http.DefaultClient, "http://"+addr, connect.WithGRPCWeb(), connect.WithSendGzip()),
+		// Text mode: the body is base64 on the wire, a third larger.
+		"grpc-web-text": distcachev1connect.NewCacheServiceClient(&http.Client{Transport: textMode{}}, "http://"+addr, connect.WithGRPCWeb()),
+		"grpc-web-text chunked h2c": distcachev1connect.NewCacheServiceClient(&http.Client{Transport: textMode{base: h2c.Transport, chunk: 1000}},
+			"http://"+addr, connect.WithGRPCWeb()),
 	}
 	for name, c := range clients {
 		t.Run(name, func(t *testing.T) {
