@@ -50,6 +50,34 @@ type testNode struct {
 // change when it is not nil, and stops it when the test ends.
 func startNode(t *testing.T, tokens bool, change func(*node.Config)) *testNode {
 	t.Helper()
+	n := newNode(t, tokens, change)
+	srv, err := n.RESPServer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &testNode{Node: n, addr: ln.Addr().String()}
+}
+
+// startNodeOnly makes a node with testGroups that serves nothing yet; it
+// is closed when the test ends.
+func startNodeOnly(t *testing.T) *node.Node { return newNode(t, false, nil) }
+
+// newNode makes a node with testGroups, closed when the test ends.
+func newNode(t *testing.T, tokens bool, change func(*node.Config)) *node.Node {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := node.Config{
 		DBPath:        filepath.Join(dir, "distcache.db"),
@@ -67,27 +95,12 @@ func startNode(t *testing.T, tokens bool, change func(*node.Config)) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := n.RESPServer("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
 		if err := n.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return &testNode{Node: n, addr: ln.Addr().String()}
+	return n
 }
 
 // client returns a go-redis client of the node with its default options
