@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
 )
 
 // callError is a call's Connect error: its code ("not_found",
@@ -49,6 +51,16 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 }
 
+// procedures are the calls commands make.
+var procedures = []string{
+	distcachev1connect.CacheServiceGetProcedure,
+	distcachev1connect.CacheServiceSetProcedure,
+	distcachev1connect.CacheServiceDeleteProcedure,
+	distcachev1connect.CacheServiceGetManyProcedure,
+	distcachev1connect.CacheServiceSetManyProcedure,
+	distcachev1connect.AdminServiceGetStatsProcedure,
+}
+
 // call makes the Connect unary call procedure with req through the node's
 // handler, in process, as the session's client (its address and token),
 // and decodes the answer into res. A Connect error comes back as a
@@ -69,8 +81,12 @@ func (s *Server) call(sess *session, procedure string, req, res proto.Message) e
 	if sess.token != "" {
 		r.Header.Set("Authorization", "Bearer "+sess.token)
 	}
+	h := s.services[procedure]
+	if h == nil {
+		h = s.cfg.Handler
+	}
 	var rec recorder
-	s.cfg.Handler.ServeHTTP(&rec, r)
+	h.ServeHTTP(&rec, r)
 	if rec.status != 0 && rec.status != http.StatusOK {
 		ce := &callError{}
 		if err := json.Unmarshal(rec.body.Bytes(), ce); err != nil || ce.Code == "" {

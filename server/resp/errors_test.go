@@ -39,6 +39,8 @@ func TestBadInput(t *testing.T) {
 		{args("EXPIRE", "users:keep", "x"), "error: ERR value is not an integer or out of range", false},
 		{args("EXPIRE", "users:keep", "10", "NX"), "error: ERR EXPIRE options (NX, XX, GT, LT) are not supported", true},
 		{args("SET", "users:keep", big), "error: ERR invalid_argument: validation error: value: value length must be at most 1024 bytes", true},
+		// Within the command limit but over the handler's read limit.
+		{args("SET", "users:keep", strings.Repeat("x", 50<<10)), "error: ERR resource_exhausted: message size", true},
 		{args("MSET", "users:keep", "new", "users:big", big), "error: ERR invalid_argument: value length must be at most 1024 bytes", true},
 		{args("MSET", "users:keep", "new", strings.Repeat("k", 251), "v"), "error: ERR invalid_argument: validation error: key", true},
 		{args("SET", "", "v"), "error: ERR invalid_argument: validation error: key: must be at least 1 bytes", false},

@@ -68,9 +68,12 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	groups map[string]bool
-	start  time.Time
-	port   string       // the listener's, for INFO; set before serving
-	ids    atomic.Int64 // connection ids, from 1
+	// services are the handlers of the procedures the commands call, by
+	// procedure ([api.ServiceHandler]).
+	services map[string]http.Handler
+	start    time.Time
+	port     string       // the listener's, for INFO; set before serving
+	ids      atomic.Int64 // connection ids, from 1
 
 	// ctx is every command's context; cancel cuts the commands still
 	// running when the grace after shutdown runs out.
@@ -106,6 +109,10 @@ func New(cfg Config) (*Server, error) {
 		sessions: map[*session]struct{}{}, perIP: map[string]int{}, gone: make(chan struct{})}
 	for _, g := range cfg.Groups {
 		s.groups[g] = true
+	}
+	s.services = map[string]http.Handler{}
+	for _, p := range procedures {
+		s.services[p] = api.ServiceHandler(cfg.Handler, p)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
