@@ -69,6 +69,7 @@ type flags struct {
 	debugAddr                 string
 	maxConns, maxConnsPerAddr int
 	grpcTransport             string
+	respAddr, respGroup       string
 
 	nodeID, advertise, etcd, peers string
 	leaseTTL                       time.Duration
@@ -112,6 +113,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.DurationVar(&f.bodyTimeout, "body-timeout", api.DefaultBodyTimeout, "how long reading one request's body may take (streaming calls excepted)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "close a connection idle this long")
 	fs.StringVar(&f.grpcTransport, "grpc-transport", "grpc-go", "what serves connections from gRPC-only clients: grpc-go (its HTTP/2 transport, the fast path) or net/http (the server every other connection has)")
+	fs.StringVar(&f.respAddr, "resp-addr", "", "also serve the Redis protocol (a subset: GET, SET, MGET, ...; see README) on this address; empty serves none")
+	fs.StringVar(&f.respGroup, "resp-default-group", "default", "with --resp-addr: the group of keys that name none (\"users:42\" is key 42 of group users when the node has one)")
 	fs.IntVar(&f.maxConns, "max-conns", api.DefaultMaxConns, "most open connections; at the limit a new one replaces the one idle the longest (negative: no limit)")
 	fs.IntVar(&f.maxConnsPerAddr, "max-conns-per-client", api.DefaultMaxConnsPerClient, "most open connections from one client IP address (negative: no limit)")
 	fs.StringVar(&f.nodeID, "node-id", "", "this node's stable ID in the cluster; empty means the --advertise address")
@@ -283,7 +286,13 @@ func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) er
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go drainOnTerm(sctx, cancel, n, f.shutdownDelay, log)
-	return n.Serve(sctx, ln)
+	stopRESP, err := serveRESP(sctx, f, n, log)
+	if err != nil {
+		return err
+	}
+	err = n.Serve(sctx, ln)
+	cancel() // the RESP listener stops too if Serve failed
+	return errors.Join(err, stopRESP())
 }
 
 // defaultPluginCache is the user's cache directory for compiled plugins,

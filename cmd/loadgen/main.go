@@ -75,12 +75,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	baseURL := o.addr
 	if o.start {
-		node, url, err := startNode(ctx, o, dir, rep.Pinning.ServerCPU)
+		node, url, respAddr, err := startNode(ctx, o, dir, rep.Pinning.ServerCPU)
 		if err != nil {
 			return err
 		}
 		defer node.Stop()
-		baseURL, rep.Target = url, "started"
+		baseURL, o.respAddr, rep.Target = url, respAddr, "started"
 	}
 	redisAddr, stopRedis, err := redisFor(ctx, o, dir, rep)
 	if err != nil {

@@ -19,6 +19,13 @@ import (
 // startTestNode serves a node in this process with one group "bench"
 // without a loader, and returns its base URL; it stops when the test ends.
 func startTestNode(t *testing.T) string {
+	url, _ := startTestNodeRESP(t)
+	return url
+}
+
+// startTestNodeRESP is startTestNode that also serves the Redis protocol,
+// with "bench" its default group, and returns that listener's address.
+func startTestNodeRESP(t *testing.T) (url, respAddr string) {
 	t.Helper()
 	dir := t.TempDir()
 	groups := filepath.Join(dir, "groups.yaml")
@@ -36,19 +43,30 @@ func startTestNode(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs, err := n.RESPServer("bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- n.Serve(ctx, ln) }()
+	go func() { done <- rs.Serve(ctx, rln) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
 		}
 		if err := n.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), rln.Addr().String()
 }
 
 // runJSON runs loadgen with args and -json and decodes its report.
@@ -84,8 +102,8 @@ func checkSane(t *testing.T, r result, target, op string, callers int) {
 // TestLoadAgainstNode runs every protocol and op briefly against an
 // in-process node and checks the report.
 func TestLoadAgainstNode(t *testing.T) {
-	url := startTestNode(t)
-	rep := runJSON(t, "-addr", url, "-redis", "off", "-d", "300ms", "-warmup", "50ms", "-c", "2,4",
+	url, respAddr := startTestNodeRESP(t)
+	rep := runJSON(t, "-addr", url, "-resp-addr", respAddr, "-redis", "off", "-d", "300ms", "-warmup", "50ms", "-c", "2,4",
 		"-keys", "100", "-protocols", strings.Join(knownProtocols, ","))
 	if want := 2 * 2 * len(knownProtocols); len(rep.Rows) != want {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
@@ -182,6 +200,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-keys", "0"}, "-keys"},
 		{[]string{"-value", "0"}, "-value"},
 		{[]string{"-redis", ""}, "-redis"},
+		{[]string{"-protocols", "grpc,resp"}, "-resp-addr"},
 		{[]string{"extra"}, `"extra"`},
 	}
 	for _, tt := range tests {

@@ -35,12 +35,15 @@ type options struct {
 	ops       []string      // -ops
 	batch     int           // -batch: keys per batched call
 	redis     string        // -redis: auto, off or host:port
+	respAddr  string        // -resp-addr: the node's RESP listener
 	pin       bool          // -pin
 	json      bool          // -json
 }
 
 // knownProtocols are the -protocols values, in the order cells run.
-var knownProtocols = []string{"grpc-go", "grpc", "connect", "connect-json", "grpcweb"}
+// resp is the Redis protocol on the node's --resp-addr, driven by the
+// go-redis client exactly as Redis is.
+var knownProtocols = []string{"grpc-go", "grpc", "connect", "connect-json", "grpcweb", "resp"}
 
 // knownOps are the -ops values: single-key calls, then the batched ones
 // (see batchOps).
@@ -66,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "http://127.0.0.1:8080", "base URL of a running node (ignored with -start)")
-	fs.BoolVar(&o.start, "start", false, "start a node as a child process on a free loopback port, with a temporary database and a group \"bench\" (256MiB, no loader), and stop it at the end")
+	fs.BoolVar(&o.start, "start", false, "start a node as a child process on a free loopback port, and its Redis protocol on another, with a temporary database and a group \"bench\" (256MiB, no loader), and stop it at the end")
 	fs.StringVar(&o.bin, "bin", "", "with -start: the node binary; empty builds ./server with go build")
 	fs.StringVar(&o.group, "group", "bench", "cache group to load (with -addr, one that accepts Set, such as default)")
 	fs.StringVar(&protocols, "protocols", "grpc-go,grpc,connect,grpcweb", "comma-separated protocols (grpc-go is the official grpc-go client, grpc connect-go's gRPC client): "+strings.Join(knownProtocols, ", "))
@@ -77,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.value, "value", 100, "value size in bytes")
 	fs.StringVar(&ops, "ops", strings.Join(defaultOps, ","), "comma-separated operations: "+strings.Join(knownOps, ", "))
 	fs.IntVar(&o.batch, "batch", 16, "keys per call of getmany and setmany, and calls in flight per pipeline (1 to 1000)")
+	fs.StringVar(&o.respAddr, "resp-addr", "", "with -addr and -protocols resp: host:port of the node's Redis protocol listener (its --resp-addr), whose --resp-default-group must be -group")
 	fs.StringVar(&o.redis, "redis", "auto", "auto (start redis-server if it is on PATH), off, or host:port of a running Redis")
 	fs.BoolVar(&o.pin, "pin", false, "with taskset and 2+ CPUs: pin started servers to one CPU and this process to another")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON instead of a table")
@@ -115,6 +119,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("-group must not be empty")
 	case o.redis == "":
 		return fmt.Errorf("-redis must be auto, off or host:port")
+	case slices.Contains(o.protocols, "resp") && !o.start && o.respAddr == "":
+		return fmt.Errorf("-protocols resp needs -resp-addr (the node's --resp-addr) or -start")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -18,7 +19,15 @@ func runAll(ctx context.Context, o *options, baseURL, redisAddr string, progress
 	w := newWorkload(o.keys, o.value)
 	nodes := make(map[string]target, len(o.protocols))
 	for _, p := range o.protocols {
-		t, err := newTarget(baseURL, o.group, p)
+		var t target
+		var err error
+		if p == "resp" {
+			// The node's Redis protocol, driven as Redis is, with a
+			// connection per caller.
+			t = newRedisTarget(o.respAddr, slices.Max(o.callers))
+		} else {
+			t, err = newTarget(baseURL, o.group, p)
+		}
 		if err != nil {
 			return nil, err
 		}

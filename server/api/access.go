@@ -113,6 +113,16 @@ func LoadTokens(path string) (Tokens, error) {
 // Enabled reports whether the node checks tokens at all.
 func (t Tokens) Enabled() bool { return len(t.byHash) > 0 }
 
+// Lookup returns the scopes of token, and whether the node knows it: how
+// a protocol without an Authorization header (the Redis protocol's AUTH)
+// checks a token before it carries it as "Bearer <token>".
+func (t Tokens) Lookup(token string) ([]Scope, bool) {
+	if token == "" {
+		return nil, false
+	}
+	return t.scopesOf("Bearer " + token)
+}
+
 // scopesOf returns the scopes of the token in an "Authorization: Bearer"
 // header, and whether it is known. Tokens are compared as SHA-256 hashes,
 // so the map lookup leaks nothing useful about the token's bytes.

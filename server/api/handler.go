@@ -284,3 +284,18 @@ func withCORS(h http.Handler, origins, headers []string) http.Handler {
 		MaxAge:         7200,
 	}).Handler(h)
 }
+
+// ServiceHandler returns the Connect handler that serves procedure
+// ("/pkg.Service/Method") inside h, a handler from [NewHandler], so that
+// an in-process caller (the Redis protocol) skips the routing, CORS and
+// body cap in front of it; the handler's own read limit, interceptors
+// and errors still apply. For any other h, or a procedure h does not
+// serve, it returns h.
+func ServiceHandler(h http.Handler, procedure string) http.Handler {
+	if nh, ok := h.(*nodeHandler); ok {
+		if s := nh.serviceFor(procedure); s != nil {
+			return s
+		}
+	}
+	return h
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/distcache/distcache/server/config"
 	"github.com/distcache/distcache/server/membership"
 	"github.com/distcache/distcache/server/plugin"
+	"github.com/distcache/distcache/server/resp"
 	"github.com/distcache/distcache/server/source"
 	"github.com/distcache/distcache/server/telemetry"
 )
@@ -111,6 +112,7 @@ type Node struct {
 	pluginsLoaded atomic.Bool
 	serveTLS      *tls.Config
 	handler       http.Handler
+	tokens        api.Tokens
 	closers       []func() error
 
 	rebalanced atomic.Int64 // rebalancing runs finished
@@ -187,6 +189,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Ready:          n.ready,
 		RateLimits:     rateLimits(file),
 	})
+	n.tokens = tokens
 	return n, err
 }
 
@@ -424,6 +427,34 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	err := api.Serve(ctx, ln, n.handler, opts)
 	n.log.Info("stopped serving", "addr", ln.Addr().String(), "err", err)
 	return err
+}
+
+// RESPServer returns a server of the Redis protocol (package resp) for
+// the node: its handler, groups, tokens, value and connection limits and
+// shutdown grace, with defaultGroup (empty: "default") holding the keys
+// that name no group. It fails if defaultGroup is not one of the node's
+// groups. Serve it on its own listener beside [Node.Serve].
+func (n *Node) RESPServer(defaultGroup string) (*resp.Server, error) {
+	names := make([]string, len(n.groups))
+	for i, g := range n.groups {
+		names[i] = g.Name()
+	}
+	id := n.cfg.Cluster.NodeID
+	if n.picker != nil {
+		id = n.picker.Self()
+	}
+	return resp.New(resp.Config{
+		Handler:           n.handler,
+		Groups:            names,
+		DefaultGroup:      defaultGroup,
+		Tokens:            n.tokens,
+		MaxValueBytes:     n.cfg.MaxValueBytes,
+		MaxConns:          n.cfg.Conns.MaxConns,
+		MaxConnsPerClient: n.cfg.Conns.MaxConnsPerClient,
+		IdleTimeout:       n.cfg.Conns.IdleTimeout,
+		Grace:             n.cfg.ShutdownGrace,
+		NodeID:            id,
+	})
 }
 
 // Drain marks the node not ready (GET /readyz answers 503, its health
