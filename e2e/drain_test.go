@@ -8,14 +8,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestSIGTERMDrains: on SIGTERM a node with --shutdown-delay reports not
 // ready (GET /readyz 503, naming why) while it keeps serving, and only then
 // refuses connections. A poller on fresh connections sees 503 before the
-// first refused connection, and a Get answered in between.
+// first refused connection, and a Get answered in between, over the API
+// and over the Redis protocol listener.
 func TestSIGTERMDrains(t *testing.T) {
-	n := startNode(t, "--shutdown-delay", "2s")
+	respAddr := freeAddr(t)
+	n := startNode(t, "--shutdown-delay", "2s", "--resp-addr", respAddr)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	probe := func(path string) (int, string, error) {
 		res, err := client.Get(n.baseURL + path)
@@ -60,8 +64,14 @@ func TestSIGTERMDrains(t *testing.T) {
 			if !sawNotReady {
 				sawNotReady = true
 				// Still serving data while not ready.
-				if status, _ := connectGet(t, n.baseURL, "default", "hello"); status == http.StatusOK {
+				status, _ := connectGet(t, n.baseURL, "default", "hello")
+				rdb := redis.NewClient(&redis.Options{Addr: respAddr, MaxRetries: -1})
+				v, err := rdb.Get(t.Context(), "hello").Result()
+				rdb.Close()
+				if status == http.StatusOK && err == nil && v == "world" {
 					servedWhileDraining = true
+				} else {
+					t.Logf("while draining: API Get status %d, RESP GET %q, %v", status, v, err)
 				}
 			}
 		case code == http.StatusOK && !sawNotReady:
@@ -74,7 +84,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Fatal("the node refused connections before /readyz reported it not ready")
 	}
 	if !servedWhileDraining {
-		t.Error("the node did not answer a Get while draining")
+		t.Error("the node did not answer a Get (API and RESP) while draining")
 	}
 	if code, stderr := n.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
