@@ -19,7 +19,6 @@ require (
 	connectrpc.com/validate v0.7.0
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/anishathalye/porcupine v1.3.1
-	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/hashicorp/golang-lru/arc/v2 v2.0.7
@@ -49,6 +48,8 @@ require (
 	google.golang.org/protobuf v1.36.12
 	modernc.org/sqlite v1.61.1
 )
+
+require github.com/cespare/xxhash/v2 v2.3.0 // indirect
 
 require (
 	buf.build/gen/go/bufbuild/bufplugin/protocolbuffers/go v1.36.12-20260722160903-4d94f3df3a7b.2 // indirect
@@ -126,6 +127,10 @@ require (
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
+	github.com/distcache/distcache/gen v0.0.0
+	github.com/distcache/distcache/sdk/client v0.0.0
+	github.com/distcache/distcache/sdk/loader v0.0.0
+	github.com/distcache/distcache/sdk/policy v0.0.0
 	github.com/distribution/reference v0.6.0 // indirect
 	github.com/dlclark/regexp2/v2 v2.7.1 // indirect
 	github.com/docker/cli v29.8.0+incompatible // indirect
@@ -260,3 +265,11 @@ require (
 	pluginrpc.com/pluginrpc v0.5.0 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
+
+replace github.com/distcache/distcache/gen => ./gen
+
+replace github.com/distcache/distcache/sdk/client => ./sdk/client
+
+replace github.com/distcache/distcache/sdk/policy => ./sdk/policy
+
+replace github.com/distcache/distcache/sdk/loader => ./sdk/loader

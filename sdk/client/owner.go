@@ -10,7 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
-	"github.com/distcache/distcache/internal/ring"
+	"github.com/distcache/distcache/sdk/client/ring"
 )
 
 // defaultOwnerRefresh is how often an owner-routing client asks for the

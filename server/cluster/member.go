@@ -4,7 +4,7 @@
 // server/membership and the node-to-node protocol in server/peer.
 package cluster
 
-import "github.com/distcache/distcache/internal/ring"
+import "github.com/distcache/distcache/sdk/client/ring"
 
 // Member is one node of the cluster; see [ring.Member].
 type Member = ring.Member

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/distcache/distcache/internal/ring"
+	"github.com/distcache/distcache/sdk/client/ring"
 )
 
 // Member is one node of the cluster; see [ring.Member].

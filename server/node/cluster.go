@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/distcache/distcache/internal/ring"
+	"github.com/distcache/distcache/sdk/client/ring"
 	"github.com/distcache/distcache/server/cache"
 	"github.com/distcache/distcache/server/cluster"
 	"github.com/distcache/distcache/server/membership"

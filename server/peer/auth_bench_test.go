@@ -10,7 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
-	"github.com/distcache/distcache/internal/ring"
+	"github.com/distcache/distcache/sdk/client/ring"
 	"github.com/distcache/distcache/server/cache"
 )
 

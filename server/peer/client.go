@@ -21,7 +21,7 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
-	"github.com/distcache/distcache/internal/ring"
+	"github.com/distcache/distcache/sdk/client/ring"
 	"github.com/distcache/distcache/server/cache"
 )
 

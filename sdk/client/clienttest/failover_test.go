@@ -1,4 +1,4 @@
-package client_test
+package clienttest
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 	nodes := startCluster(t, 2, node.Config{})
 	c := newClient(t, []string{nodes[0].url, nodes[1].url})
 	var backoffs atomic.Int64
-	c.SetSleep(func(ctx context.Context, d time.Duration) error {
+	setSleep(c, func(ctx context.Context, d time.Duration) error {
 		backoffs.Add(1)
 		select {
 		case <-ctx.Done():

@@ -1,4 +1,4 @@
-package client_test
+package clienttest
 
 import (
 	"context"
@@ -131,7 +131,7 @@ type healthEvent struct {
 
 func watchHealth(c *client.Client) *healthEvents {
 	h := &healthEvents{ch: make(chan healthEvent, 1024)}
-	c.SetOnHealth(func(url string, ejected bool) {
+	setOnHealth(c, func(url string, ejected bool) {
 		select {
 		case h.ch <- healthEvent{url, ejected}:
 		default: // the tests that watch see far fewer events
@@ -238,7 +238,7 @@ func TestShortCallerDeadlineEjects(t *testing.T) {
 	getHello(t, c, slack)
 	g.freeze()
 	var failed int
-	for start := time.Now(); !c.Ejected(hung.url); {
+	for start := time.Now(); !ejected(c, hung.url); {
 		if time.Since(start) > timeout+5*time.Second {
 			t.Fatalf("%s not ejected after %d calls that met it", hung.url, failed)
 		}
@@ -306,7 +306,7 @@ func TestCloseStopsProbers(t *testing.T) {
 	}
 	events.wait(t, hung, true, slack)
 	events.wait(t, dead, true, slack)
-	if p := c.Probers(); p != 2 {
+	if p := probers(c); p != 2 {
 		t.Fatalf("%d probers, want 2", p)
 	}
 	done := make(chan struct{})
@@ -316,14 +316,14 @@ func TestCloseStopsProbers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if p := c.Probers(); p != 0 || c.Ejected(hung) || c.Ejected(dead) {
-		t.Fatalf("after Close: %d probers, ejected %v %v; want none", p, c.Ejected(hung), c.Ejected(dead))
+	if p := probers(c); p != 0 || ejected(c, hung) || ejected(c, dead) {
+		t.Fatalf("after Close: %d probers, ejected %v %v; want none", p, ejected(c, hung), ejected(c, dead))
 	}
 	for range 3 {
 		_, _ = c.Get(t.Context(), "default", "hello")
 	}
-	if p := c.Probers(); p != 0 || c.Ejected(hung) || c.Ejected(dead) {
-		t.Fatalf("calls after Close ejected: %d probers, ejected %v %v", p, c.Ejected(hung), c.Ejected(dead))
+	if p := probers(c); p != 0 || ejected(c, hung) || ejected(c, dead) {
+		t.Fatalf("calls after Close ejected: %d probers, ejected %v %v", p, ejected(c, hung), ejected(c, dead))
 	}
 }
 
@@ -366,7 +366,7 @@ func TestOwnerRoutingSkipsEjectedOwner(t *testing.T) {
 	events.wait(t, nodes[2].url, true, slack)
 	// A node that timed out forwarding is readmitted by its first probe.
 	for _, n := range nodes[:2] {
-		for deadline := time.Now().Add(5 * time.Second); c.Ejected(n.url); {
+		for deadline := time.Now().Add(5 * time.Second); ejected(c, n.url); {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s still ejected", n.url)
 			}
@@ -449,7 +449,7 @@ func TestEjectionHammer(t *testing.T) {
 	close(stop)
 	flipper.Wait()
 	c.Close()
-	if p := c.Probers(); p != 0 {
+	if p := probers(c); p != 0 {
 		t.Fatalf("%d probers after Close", p)
 	}
 	if flips < 2 {

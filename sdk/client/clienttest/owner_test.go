@@ -1,4 +1,4 @@
-package client_test
+package clienttest
 
 import (
 	"context"
@@ -58,7 +58,7 @@ func TestOwnerRoutingFallsBack(t *testing.T) {
 	nodes := startCluster(t, 3, node.Config{})
 	c := newClient(t, []string{nodes[0].url}, client.WithOwnerRouting(time.Hour))
 	var retries atomic.Int64
-	c.SetSleep(func(context.Context, time.Duration) error { retries.Add(1); return nil })
+	setSleep(c, func(context.Context, time.Duration) error { retries.Add(1); return nil })
 	ctx := t.Context()
 	keys := make([]string, ownerKeys)
 	for i := range keys {
@@ -104,7 +104,7 @@ func TestOwnerRoutingWithoutMembership(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newClient(t, tt.endpoints, client.WithOwnerRouting(10*time.Millisecond))
-			c.SetSleep(func(context.Context, time.Duration) error { return nil })
+			setSleep(c, func(context.Context, time.Duration) error { return nil })
 			if tt.before != nil {
 				tt.before(c)
 			}

@@ -1,4 +1,4 @@
-package client_test
+package clienttest
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 func recordSleeps(c *client.Client) *[]time.Duration {
 	var mu sync.Mutex
 	var delays []time.Duration
-	c.SetSleep(func(ctx context.Context, d time.Duration) error {
+	setSleep(c, func(ctx context.Context, d time.Duration) error {
 		mu.Lock()
 		defer mu.Unlock()
 		delays = append(delays, d)
@@ -164,26 +164,26 @@ func TestIsRetryable(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	p, err := client.RetryPolicy{MaxAttempts: 10, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second}.WithDefaults()
+	p, err := withDefaults(client.RetryPolicy{MaxAttempts: 10, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantCaps := []time.Duration{50, 100, 200, 400, 800, 1000, 1000, 1000}
 	for n, want := range wantCaps {
 		want *= time.Millisecond
-		if got := p.DelayCap(n); got != want {
+		if got := delayCap(p, n); got != want {
 			t.Errorf("cap of retry %d = %v, want %v", n, got, want)
 		}
 		var asked int64
-		top := p.Delay(n, func(m int64) int64 { asked = m; return m - 1 })
+		top := delay(p, n, func(m int64) int64 { asked = m; return m - 1 })
 		if asked != int64(want) || top != want-1 {
 			t.Errorf("retry %d: drew from [0, %v) and got %v; want [0, %v) and %v", n, time.Duration(asked), top, want, want-1)
 		}
-		if low := p.Delay(n, func(int64) int64 { return 0 }); low != 0 {
+		if low := delay(p, n, func(int64) int64 { return 0 }); low != 0 {
 			t.Errorf("retry %d: lowest delay %v, want 0", n, low)
 		}
 	}
-	if got := p.DelayCap(1 << 20); got != time.Second {
+	if got := delayCap(p, 1<<20); got != time.Second {
 		t.Errorf("cap of a huge retry count = %v, want MaxDelay (no overflow)", got)
 	}
 }
@@ -197,7 +197,7 @@ func TestBackoffDefaults(t *testing.T) {
 		{client.RetryPolicy{BaseDelay: 2 * time.Second}, client.RetryPolicy{MaxAttempts: 4, BaseDelay: 2 * time.Second, MaxDelay: 2 * time.Second}},
 	}
 	for _, tt := range tests {
-		if got, err := tt.in.WithDefaults(); err != nil || got != tt.want {
+		if got, err := withDefaults(tt.in); err != nil || got != tt.want {
 			t.Errorf("%+v with defaults = %+v, %v; want %+v", tt.in, got, err, tt.want)
 		}
 	}
@@ -210,7 +210,7 @@ func TestJitterUsesTheDrawnDelays(t *testing.T) {
 		client.WithRetry(client.RetryPolicy{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 40 * time.Millisecond}))
 	delays := recordSleeps(c)
 	var draws atomic.Int64
-	c.SetRand(func(n int64) int64 { draws.Add(1); return n / 2 })
+	setRand(c, func(n int64) int64 { draws.Add(1); return n / 2 })
 	if _, err := c.Get(t.Context(), "default", "hello"); !client.IsRetryable(err) {
 		t.Fatalf("Get = %v", err)
 	}

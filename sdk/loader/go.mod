@@ -1,0 +1,3 @@
+module github.com/distcache/distcache/sdk/loader
+
+go 1.22

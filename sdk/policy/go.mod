@@ -1,0 +1,3 @@
+module github.com/distcache/distcache/sdk/policy
+
+go 1.22
