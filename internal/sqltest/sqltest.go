@@ -258,3 +258,15 @@ func freePort() (addr, port string, err error) {
 	}
 	return addr, addr[strings.LastIndexByte(addr, ':')+1:], nil
 }
+
+// TestingM is what goleak.VerifyTestMain runs: a [testing.M], or [Wrap]
+// of one.
+type TestingM interface{ Run() int }
+
+// Wrap returns m with its Run followed by stopping the servers, for a
+// TestMain that hands m to another wrapper (goleak.VerifyTestMain).
+func Wrap(m *testing.M) TestingM { return wrapped{m} }
+
+type wrapped struct{ m *testing.M }
+
+func (w wrapped) Run() int { return Run(w.m) }
