@@ -98,7 +98,8 @@ type Group struct {
 	noLoader  bool          // the group has no source: Sets are its only values
 	loadSlots chan struct{} // one token per loader call in flight
 	clock     versionClock
-	leases    leases // hot-copy leases this node granted as owner
+	wlocks    writeLocks // orders a write-through group's writes per key; nil without a Writer
+	leases    leases     // hot-copy leases this node granted as owner
 	now       func() time.Time
 	tracer    trace.Tracer
 	store     *store
@@ -176,6 +177,9 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 		policy:    cfg.Policy,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+	}
+	if cfg.Writer != nil {
+		g.wlocks = newWriteLocks()
 	}
 	met, err := newGroupMetrics(o.meter, g)
 	if err != nil {
@@ -441,12 +445,11 @@ func (g *Group) SetLocal(ctx context.Context, key string, value []byte, ttl time
 		ttl = g.cfg.TTL
 	}
 	expires := unixTime(g.expiry(ttl))
-	if g.cfg.Writer != nil {
-		if err := g.cfg.Writer.Write(ctx, key, value, expires); err != nil {
-			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
-		}
+	version, err := g.version(ctx, key, func() error { return g.cfg.Writer.Write(ctx, key, value, expires) })
+	if err != nil {
+		return err
 	}
-	return g.commit(ctx, Record{Key: key, Value: value, Expires: expires, Version: g.clock.next()})
+	return g.commit(ctx, Record{Key: key, Value: value, Expires: expires, Version: version})
 }
 
 // Delete removes key on its owner. A write-through group deletes it from
@@ -465,12 +468,24 @@ func (g *Group) DeleteLocal(ctx context.Context, key string) error {
 	if err := g.mayWrite(key); err != nil {
 		return err
 	}
-	if g.cfg.Writer != nil {
-		if err := g.cfg.Writer.Remove(ctx, key); err != nil {
-			return &WriteError{Group: g.cfg.Name, Key: key, Err: err}
-		}
+	version, err := g.version(ctx, key, func() error { return g.cfg.Writer.Remove(ctx, key) })
+	if err != nil {
+		return err
 	}
-	return g.commit(ctx, Record{Key: key, Expires: g.now().Add(TombstoneTTL), Version: g.clock.next(), Tomb: true})
+	return g.commit(ctx, Record{Key: key, Expires: g.now().Add(TombstoneTTL), Version: version, Tomb: true})
+}
+
+// version returns the version of a write of key, after writing it through
+// to the source (with write) in a write-through group.
+func (g *Group) version(ctx context.Context, key string, write func() error) (uint64, error) {
+	if g.cfg.Writer == nil {
+		return g.clock.next(), nil
+	}
+	v, err := g.writeThrough(ctx, key, write)
+	if err != nil {
+		return 0, &WriteError{Group: g.cfg.Name, Key: key, Err: err}
+	}
+	return v, nil
 }
 
 // mayWrite refuses a write as owner while this node's view is uncertain:

@@ -10,17 +10,28 @@
 //	    negative_ttl: 30s      # optional; how long a not-found is remembered; 0 or absent = not remembered; 0..8760h
 //	    load_timeout: 5s       # optional; deadline of one loader call; absent = 10s; > 0, <= 10m
 //	    policy: lru            # optional eviction policy; absent = lru; ^[a-z][a-z0-9_-]{0,62}$
-//	    write_through: true    # optional, default false; needs a loader of kind sqlite
+//	    write_through: true    # optional, default false; needs a loader of kind sqlite, postgres or mysql
 //	    max_loads: 64          # optional; loader calls in flight at once on a node; absent or 0 = 64; 0..100000
 //	    replicas: 2            # optional; nodes that keep each written key; absent or 0 = 2 in a cluster for a group without a loader, else 1; 0..7
 //	    rate_limit:            # optional; calls per client (bearer token, or IP address) to Get/Set/Delete; absent = unlimited
 //	      per_client: 100      # required; calls per second, > 0, <= 1000000; fractions allowed (0.5 = one call each 2s)
 //	      burst: 200           # optional; calls at once; absent = per_client rounded up; 1..1000000
 //	    loader:                # optional; absent = no loader (the group holds only what is Set)
-//	      kind: sqlite         # required; known kinds: sqlite
-//	      table: kv            # sqlite: optional, default kv; ^[A-Za-z_][A-Za-z0-9_]{0,62}$
-//	      key_column: k        # sqlite: optional, default k; same rule
-//	      value_column: v      # sqlite: optional, default v; same rule
+//	      kind: sqlite         # required; known kinds: sqlite, postgres, mysql, wasm
+//	      table: kv            # sqlite, postgres, mysql: optional, default kv; ^[A-Za-z_][A-Za-z0-9_]{0,62}$
+//	      key_column: k        # sqlite, postgres, mysql: optional, default k; same rule
+//	      value_column: v      # sqlite, postgres, mysql: optional, default v; same rule
+//	      dsn: "postgres://app:pw@db1:5432/app"  # postgres, mysql: the database; this or dsn_env, not both
+//	      dsn_env: DISTCACHE_PG_DSN # postgres, mysql: an environment variable holding the DSN; ^[A-Za-z_][A-Za-z0-9_]{0,127}$
+//	      max_open_conns: 16   # postgres, mysql: optional; open connections per node and group; absent or 0 = 16; 0..10000
+//	      max_idle_conns: 4    # postgres, mysql: optional; idle connections kept; absent or 0 = 4; 0..max_open_conns
+//	      conn_max_lifetime: 30m # postgres, mysql: optional; a connection's age before it is replaced; absent or 0 = 30m; 0..24h
+//
+// A postgres DSN is a pgx connection string (a postgres:// URL or
+// key=value pairs); a mysql DSN is a go-sql-driver/mysql one
+// (user:password@tcp(host:port)/db). Which environment variable holds it
+// is checked here; that it is set, parses and reaches a server is checked
+// when the node starts.
 //
 // A capacity is an integer number of bytes (1024) or a string of an integer
 // and a unit, with or without one space: B, KB, MB, GB (powers of 1000) or
@@ -71,7 +82,8 @@ type Group struct {
 	// Policy names the eviction policy; default "lru".
 	Policy string `yaml:"policy"`
 	// WriteThrough makes Set and Delete write to the loader's source
-	// first; default false. It needs a loader of kind sqlite.
+	// first; default false. It needs a loader of kind sqlite, postgres or
+	// mysql.
 	WriteThrough bool `yaml:"write_through"`
 	// Replicas is how many nodes keep each written key in a cluster: the
 	// owner and the next Replicas-1 members of the ring. Zero means the
@@ -102,9 +114,10 @@ type RateLimit struct {
 // Loader configures a group's source.
 type Loader struct {
 	// Kind names the kind of source; required. Known kinds: "sqlite" (a
-	// table of the node's database) and "wasm" (a loader plugin).
+	// table of the node's database), "postgres" and "mysql" (a table of a
+	// shared database) and "wasm" (a loader plugin).
 	Kind string `yaml:"kind"`
-	// Table is the sqlite table holding the keys; default "kv".
+	// Table is the table holding the keys; default "kv".
 	Table string `yaml:"table"`
 	// KeyColumn is the table's key column; default "k".
 	KeyColumn string `yaml:"key_column"`
@@ -118,7 +131,30 @@ type Loader struct {
 	// HTTPAllow lists the URL prefixes the loader plugin may GET (kind
 	// wasm); empty means no HTTP at all.
 	HTTPAllow []string `yaml:"http_allow,omitempty"`
+	// DSN is the shared database's data source name (kinds postgres and
+	// mysql); it or DSNEnv is required there. It may hold a password:
+	// prefer DSNEnv, and never log it.
+	DSN string `yaml:"dsn,omitempty"`
+	// DSNEnv names the environment variable holding the DSN (kinds
+	// postgres and mysql), read when the node starts.
+	DSNEnv string `yaml:"dsn_env,omitempty"`
+	// MaxOpenConns bounds the shared database's open connections, per
+	// node and group; 0 (the default) means 16.
+	MaxOpenConns int `yaml:"max_open_conns,omitempty"`
+	// MaxIdleConns is how many idle connections are kept; 0 (the
+	// default) means 4.
+	MaxIdleConns int `yaml:"max_idle_conns,omitempty"`
+	// ConnMaxLifetime is how long a connection is used before it is
+	// replaced; 0 (the default) means 30m.
+	ConnMaxLifetime Duration `yaml:"conn_max_lifetime,omitempty"`
 }
+
+// Shared reports whether l's kind is a shared SQL database (postgres or
+// mysql), which every node of a cluster reaches.
+func (l *Loader) Shared() bool { return l != nil && (l.Kind == kindPostgres || l.Kind == kindMySQL) }
+
+// Writable reports whether l's kind can be written through to.
+func (l *Loader) Writable() bool { return l != nil && (l.Kind == kindSQLite || l.Shared()) }
 
 // Default returns the configuration a node uses without --config: one
 // group "default" of 64MiB with entries that never expire, not-found
@@ -158,8 +194,8 @@ func (g *Group) setDefaults() {
 	g.LoadTimeout = defaultLoadTimeout
 }
 
-// setDefaults fills the sqlite defaults, the only kind there is so far;
-// called before decoding.
+// setDefaults fills the table defaults of the SQL kinds; called before
+// decoding.
 func (l *Loader) setDefaults() {
 	l.Table = defaultTable
 	l.KeyColumn = defaultKeyColumn

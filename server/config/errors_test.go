@@ -72,7 +72,7 @@ func TestParseBad(t *testing.T) {
 		{"loader empty", g1 + "    loader: {}\n", "groups[0].loader.kind", "required", 4},
 		{"loader a scalar", g1 + "    loader: sqlite\n", "groups[0].loader", "mapping", 4},
 		{"loader kind unknown", g1 + "    loader:\n      kind: redis\n", "groups[0].loader.kind",
-			`unknown loader kind "redis" (known: sqlite, wasm)`, 5},
+			`unknown loader kind "redis" (known: sqlite, postgres, mysql, wasm)`, 5},
 		{"table", g1 + "    loader: {kind: sqlite, table: 1kv}\n", "groups[0].loader.table", "identifier", 4},
 		{"key_column", g1 + "    loader:\n      kind: sqlite\n      key_column: k-1\n",
 			"groups[0].loader.key_column", "identifier", 6},

@@ -14,13 +14,23 @@ const (
 	maxTTL         = Duration(365 * 24 * time.Hour)
 	maxLoadTimeout = Duration(10 * time.Minute)
 	kindSQLite     = "sqlite"
+	kindPostgres   = "postgres"
+	kindMySQL      = "mysql"
 	kindWasm       = "wasm"
+	knownKinds     = "sqlite, postgres, mysql, wasm"
+
+	maxConns           = 10_000
+	maxConnMaxLifetime = Duration(24 * time.Hour)
 )
 
 var (
 	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 	identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 )
+
+// sharedFields are the loader fields only the shared kinds take.
+var sharedFields = []string{"dsn", "dsn_env", "max_open_conns", "max_idle_conns", "conn_max_lifetime"}
 
 // checker validates a decoded File and builds its errors.
 type checker struct {
@@ -72,8 +82,8 @@ func (c checker) group(path string, g Group) error {
 		return c.errorf(path+".capacity", "%s is too large (max 1TiB)", g.Capacity)
 	case g.Policy == "" || !nameRE.MatchString(g.Policy):
 		return c.errorf(path+".policy", "%q is not a valid policy name (want %s)", g.Policy, nameRE)
-	case g.WriteThrough && (g.Loader == nil || g.Loader.Kind != kindSQLite):
-		return c.errorf(path+".write_through", "is only allowed with a loader of kind sqlite")
+	case g.WriteThrough && !g.Loader.Writable():
+		return c.errorf(path+".write_through", "is only allowed with a loader of kind sqlite, postgres or mysql")
 	case g.Replicas < 0 || g.Replicas > maxReplicas:
 		return c.errorf(path+".replicas", "must be 0 to %d, not %d", maxReplicas, g.Replicas)
 	case g.MaxLoads < 0 || g.MaxLoads > maxMaxLoads:
@@ -142,21 +152,25 @@ func (c checker) upTo(path string, d, hi Duration) error {
 func (c checker) loader(path string, l Loader) error {
 	switch l.Kind {
 	case kindSQLite:
-		if err := c.only(path, kindSQLite, "plugin", "settings", "http_allow"); err != nil {
+		if err := c.only(path, kindSQLite, append([]string{"plugin", "settings", "http_allow"}, sharedFields...)...); err != nil {
+			return err
+		}
+	case kindPostgres, kindMySQL:
+		if err := c.sharedLoader(path, l); err != nil {
 			return err
 		}
 	case kindWasm:
 		return c.wasmLoader(path, l)
 	case "":
-		return c.errorf(path+".kind", "is required (known: sqlite, wasm)")
+		return c.errorf(path+".kind", "is required (known: %s)", knownKinds)
 	default:
-		return c.errorf(path+".kind", "unknown loader kind %q (known: sqlite, wasm)", l.Kind)
+		return c.errorf(path+".kind", "unknown loader kind %q (known: %s)", l.Kind, knownKinds)
 	}
 	for _, id := range []struct{ field, value string }{
 		{"table", l.Table}, {"key_column", l.KeyColumn}, {"value_column", l.ValueColumn},
 	} {
 		if !identifierRE.MatchString(id.value) {
-			return c.errorf(path+"."+id.field, "%q is not a valid sqlite identifier (want %s)", id.value, identifierRE)
+			return c.errorf(path+"."+id.field, "%q is not a valid SQL identifier (want %s)", id.value, identifierRE)
 		}
 	}
 	return nil
@@ -191,7 +205,7 @@ func (c checker) only(path, kind string, fields ...string) error {
 
 // wasmLoader checks a loader of kind wasm.
 func (c checker) wasmLoader(path string, l Loader) error {
-	if err := c.only(path, kindWasm, "table", "key_column", "value_column"); err != nil {
+	if err := c.only(path, kindWasm, append([]string{"table", "key_column", "value_column"}, sharedFields...)...); err != nil {
 		return err
 	}
 	if !nameRE.MatchString(l.Plugin) {
@@ -203,4 +217,27 @@ func (c checker) wasmLoader(path string, l Loader) error {
 		}
 	}
 	return nil
+}
+
+// sharedLoader checks the fields of a loader of kind postgres or mysql
+// other than its table's: the DSN's source and the pool.
+func (c checker) sharedLoader(path string, l Loader) error {
+	if err := c.only(path, l.Kind, "plugin", "settings", "http_allow"); err != nil {
+		return err
+	}
+	switch {
+	case l.DSN != "" && l.DSNEnv != "":
+		return c.errorf(path+".dsn_env", "give dsn or dsn_env, not both")
+	case l.DSN == "" && l.DSNEnv == "":
+		return c.errorf(path+".dsn", "is required for a %s loader (or dsn_env, naming an environment variable holding it)", l.Kind)
+	case l.DSN == "" && !envNameRE.MatchString(l.DSNEnv):
+		return c.errorf(path+".dsn_env", "%q is not an environment variable name (want %s)", l.DSNEnv, envNameRE)
+	case l.MaxOpenConns < 0 || l.MaxOpenConns > maxConns:
+		return c.errorf(path+".max_open_conns", "must be 0 to %d, not %d", maxConns, l.MaxOpenConns)
+	case l.MaxIdleConns < 0 || l.MaxIdleConns > maxConns:
+		return c.errorf(path+".max_idle_conns", "must be 0 to %d, not %d", maxConns, l.MaxIdleConns)
+	case l.MaxOpenConns > 0 && l.MaxIdleConns > l.MaxOpenConns:
+		return c.errorf(path+".max_idle_conns", "%d is more than max_open_conns (%d)", l.MaxIdleConns, l.MaxOpenConns)
+	}
+	return c.upTo(path+".conn_max_lifetime", l.ConnMaxLifetime, maxConnMaxLifetime)
 }

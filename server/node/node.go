@@ -1,5 +1,6 @@
 // Package node assembles one distcache node from its configuration: the
-// embedded SQLite source, the cache groups, telemetry and the API handler.
+// embedded SQLite source, the shared SQL databases its groups name, the
+// cache groups, telemetry and the API handler.
 // main runs one; tests run several in one process.
 package node
 
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -222,9 +224,12 @@ func (n *Node) setupTelemetry(ctx context.Context) error {
 
 // addGroup makes the i-th group of the file with its loader.
 func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
-	if gc.WriteThrough && n.cfg.Cluster.clustered() && !n.cfg.Cluster.SharedDB {
+	// A postgres or mysql source is one database every node reaches, so
+	// write-through to it is shared by construction.
+	if gc.WriteThrough && n.cfg.Cluster.clustered() && !n.cfg.Cluster.SharedDB && !gc.Loader.Shared() {
 		return fmt.Errorf("%s: groups[%d].write_through: group %q writes through to this node's own SQLite file (%s), "+
 			"so in a cluster its rows would scatter over the nodes' files; run every node on one --db with --shared-db, "+
+			"use a loader of kind postgres or mysql (a database every node shares), "+
 			"or use a groups file (--config) without write_through", n.configName(), i, gc.Name, n.db.Path())
 	}
 	cc := cache.Config{
@@ -281,7 +286,14 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 		cc.Loader = l
 		return err
 	}
-	t, err := n.db.Table(ctx, source.TableConfig{
+	db := n.db
+	if gc.Loader.Shared() {
+		var err error
+		if db, err = n.openShared(ctx, gc); err != nil {
+			return fmt.Errorf("group %q: %w", gc.Name, err)
+		}
+	}
+	t, err := db.Table(ctx, source.TableConfig{
 		Table: gc.Loader.Table, KeyColumn: gc.Loader.KeyColumn, ValueColumn: gc.Loader.ValueColumn,
 	}, gc.WriteThrough)
 	if err != nil {
@@ -293,6 +305,30 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 		cc.Writer = t
 	}
 	return nil
+}
+
+// openShared opens the pool of gc's postgres or mysql loader, closed with
+// the node. The DSN comes from the file or from the environment variable
+// the file names; it is never logged.
+func (n *Node) openShared(ctx context.Context, gc config.Group) (*source.DB, error) {
+	l := gc.Loader
+	dsn := l.DSN
+	if l.DSNEnv != "" {
+		if dsn = os.Getenv(l.DSNEnv); dsn == "" {
+			return nil, fmt.Errorf("dsn_env: the environment variable %s is not set or empty", l.DSNEnv)
+		}
+	}
+	db, err := source.OpenShared(ctx, source.SharedConfig{
+		Kind: l.Kind, DSN: dsn,
+		MaxOpenConns: l.MaxOpenConns, MaxIdleConns: l.MaxIdleConns, ConnMaxLifetime: l.ConnMaxLifetime.Std(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, db.Close)
+	n.log.Info("group loads from a shared database", "group", gc.Name, "database", db.Path(), "table", l.Table,
+		"write_through", gc.WriteThrough)
+	return db, nil
 }
 
 func (n *Node) configName() string {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
+	"github.com/distcache/distcache/internal/sqltest"
 	"github.com/distcache/distcache/internal/wasmbuild"
 	"github.com/distcache/distcache/server/plugin"
 )
@@ -23,7 +24,7 @@ import (
 var wasm wasmbuild.Builder
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := sqltest.Run(m) // and stops the database servers it started
 	wasm.Cleanup()
 	if code == 0 {
 		// Every node a test started was closed: none of its goroutines

@@ -26,6 +26,10 @@ type committer struct {
 	db            *sql.DB
 	table         string // the name ExpiryTable knows it by
 	write, remove *sql.Stmt
+	// setExpiry and clearExpiry are the statements on ExpiryTable a write
+	// runs with its row's.
+	setExpiry, clearExpiry string
+	retryable              func(error) bool
 
 	ops     chan *writeOp
 	quit    chan struct{}
@@ -42,19 +46,13 @@ type writeOp struct {
 	done      chan error // buffered: the committer never waits on a caller
 }
 
-func newCommitter(db *sql.DB, table string, write, remove *sql.Stmt) *committer {
+func newCommitter(db *sql.DB, d *dialect, table string, write, remove *sql.Stmt) *committer {
 	c := &committer{db: db, table: table, write: write, remove: remove,
+		setExpiry: d.setExpirySQL(), clearExpiry: d.clearExpirySQL(), retryable: d.retryable,
 		ops: make(chan *writeOp, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
-
-// The statements on ExpiryTable a write runs with its row's.
-const (
-	setExpiry = `INSERT INTO ` + ExpiryTable + ` (tbl, key, expires_at) VALUES (?1, ?2, ?3)
-		ON CONFLICT (tbl, key) DO UPDATE SET expires_at = excluded.expires_at`
-	clearExpiry = `DELETE FROM ` + ExpiryTable + ` WHERE tbl = ?1 AND key = ?2`
-)
 
 // errClosed is returned for writes after the table closed.
 var errClosed = errors.New("table closed")
@@ -139,8 +137,24 @@ func (c *committer) commit(batch []*writeOp) {
 		}
 	}
 	for _, op := range batch {
-		op.done <- c.inTx(ctx, []*writeOp{op})
+		op.done <- c.alone(ctx, op)
 	}
+}
+
+// maxTries bounds the transactions one write alone takes when a shared
+// database ends them for a deadlock with another node's writes.
+const maxTries = 4
+
+// alone commits op in its own transaction, again if the database chose
+// it as a deadlock's victim.
+func (c *committer) alone(ctx context.Context, op *writeOp) error {
+	var err error
+	for range maxTries {
+		if err = c.inTx(ctx, []*writeOp{op}); err == nil || !c.retryable(err) {
+			return err
+		}
+	}
+	return err
 }
 
 func (c *committer) inTx(ctx context.Context, batch []*writeOp) (err error) {
@@ -162,9 +176,9 @@ func (c *committer) inTx(ctx context.Context, batch []*writeOp) (err error) {
 		}
 		// The row's expiry goes with it, in the same transaction.
 		if err == nil && op.expiresAt != 0 {
-			_, err = tx.ExecContext(ctx, setExpiry, c.table, op.key, op.expiresAt)
+			_, err = tx.ExecContext(ctx, c.setExpiry, c.table, op.key, op.expiresAt)
 		} else if err == nil {
-			_, err = tx.ExecContext(ctx, clearExpiry, c.table, op.key)
+			_, err = tx.ExecContext(ctx, c.clearExpiry, c.table, op.key)
 		}
 		if err != nil {
 			return fmt.Errorf("key %q: %w", op.key, err)

@@ -1,13 +1,19 @@
-// Package source is a distcache node's embedded SQLite database and the
-// built-in loader over it.
+// Package source is the SQL databases a distcache node loads from and
+// writes through to, and the built-in loader over them: the node's
+// embedded SQLite file, or a shared PostgreSQL or MySQL/MariaDB database.
 //
 // [Open] opens (creating if needed) the database file at the node's --db
 // path in WAL mode, and on first use makes the demo table [DemoTable] with a
-// few rows, so a fresh node has something to serve. [DB.Table] turns one
-// table into a [cache.Loader] and [cache.Writer] after checking, once, that
-// its identifiers are plain and that the table and columns exist.
+// few rows, so a fresh node has something to serve. [OpenShared] opens a
+// connection pool on a shared database every node of a cluster reaches.
+// [DB.Table] turns one table of either into a [cache.Loader] and
+// [cache.Writer] after checking, once, that its identifiers are plain and
+// that the table and columns exist. What differs between the databases
+// (placeholders, quoting, the upsert, types) is a small dialect; the
+// group commits and the expiry table are shared.
 //
-// It uses the pure-Go driver modernc.org/sqlite, so the node needs no cgo.
+// It uses the pure-Go drivers modernc.org/sqlite, pgx and
+// go-sql-driver/mysql, so the node needs no cgo.
 package source
 
 import (
@@ -42,8 +48,9 @@ const busyTimeoutMillis = 5000
 // for concurrent use; close it with [DB.Close] after the tables made from it
 // are no longer used.
 type DB struct {
-	sql  *sql.DB
-	path string
+	sql     *sql.DB
+	path    string // the file, or a shared database's description
+	dialect *dialect
 }
 
 // Open opens the SQLite database file at path, creating it if it does not
@@ -69,7 +76,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// group also bounds its loads) instead of opening one per load.
 	handle.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	handle.SetMaxOpenConns(MaxOpenConns)
-	db := &DB{sql: handle, path: path}
+	db := &DB{sql: handle, path: path, dialect: sqliteDialect}
 	if err := db.seedDemo(ctx); err != nil {
 		return nil, errors.Join(
 			fmt.Errorf("opening sqlite database %q: %w", path, err), handle.Close())
@@ -120,7 +127,7 @@ func dataSourceName(path string) (string, error) {
 // Close closes the database. Tables made from it stop working.
 func (db *DB) Close() error {
 	if err := db.sql.Close(); err != nil {
-		return fmt.Errorf("closing sqlite database %q: %w", db.path, err)
+		return fmt.Errorf("closing %s: %w", db.describe(), err)
 	}
 	return nil
 }
@@ -129,8 +136,17 @@ func (db *DB) Close() error {
 // it. It is safe for concurrent use.
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Path returns the path db was opened with.
+// Path returns the path db was opened with or, for a shared database, its
+// kind, address and name (never its password).
 func (db *DB) Path() string { return db.path }
+
+// describe names db in errors.
+func (db *DB) describe() string {
+	if db.Shared() {
+		return db.path
+	}
+	return fmt.Sprintf("sqlite database %q", db.path)
+}
 
 // demoRows are the rows [Open] puts in a new demo table.
 func demoRows() [][2]string {
@@ -190,9 +206,7 @@ const ExpiryTable = "distcache_expiry"
 // createExpiryLocked makes ExpiryTable unless it exists; conn holds the
 // write lock.
 func createExpiryLocked(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+ExpiryTable+` (
-		tbl TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT NULL,
-		PRIMARY KEY (tbl, key)) WITHOUT ROWID`)
+	_, err := conn.ExecContext(ctx, sqliteDialect.expiryDDL)
 	if err != nil {
 		return fmt.Errorf("creating table %q: %w", ExpiryTable, err)
 	}

@@ -24,8 +24,8 @@ func checkIdent(what, name string) error {
 	return nil
 }
 
-// quote quotes an identifier already checked by [checkIdent].
-func quote(ident string) string { return `"` + ident + `"` }
+// quote quotes an identifier already checked by [checkIdent] for SQLite.
+func quote(ident string) string { return sqliteDialect.quote(ident) }
 
 // checkConfig checks cfg's identifiers and that its key and value columns
 // differ.
@@ -43,6 +43,19 @@ func checkConfig(cfg TableConfig) error {
 		return fmt.Errorf("table %q: key column and value column are both %q", cfg.Table, cfg.KeyColumn)
 	}
 	return nil
+}
+
+// resolve checks cfg against db's catalog, as [DB.Table] says, and returns
+// it with the names spelled as the database does.
+func (db *DB) resolve(ctx context.Context, cfg TableConfig, writable bool) (TableConfig, error) {
+	if db.Shared() {
+		return db.resolveShared(ctx, cfg, writable)
+	}
+	key, pkLen, err := db.checkColumns(ctx, cfg)
+	if err == nil && writable {
+		err = db.checkUnique(ctx, cfg, key, pkLen)
+	}
+	return cfg, err
 }
 
 // column is a row of PRAGMA table_xinfo.
@@ -80,7 +93,7 @@ func (db *DB) checkColumns(ctx context.Context, cfg TableConfig) (key column, pk
 		return column{}, 0, err
 	}
 	if len(cols) == 0 {
-		return column{}, 0, fmt.Errorf("table %q does not exist in %s", cfg.Table, db.path)
+		return column{}, 0, fmt.Errorf("table %q does not exist in %s", cfg.Table, db.describe())
 	}
 	var haveKey, haveValue bool
 	for _, c := range cols {

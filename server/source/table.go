@@ -12,11 +12,15 @@ import (
 
 // TableConfig names a table and its key and value columns. Each name must
 // be a plain SQL identifier (^[A-Za-z_][A-Za-z0-9_]{0,62}$); names are
-// matched case-insensitively, as SQLite does.
+// matched case-insensitively (on a shared database an exact match wins).
 type TableConfig struct {
 	// Table is the table (or, read-only, view) holding the values.
 	Table string
-	// KeyColumn is the column the cache key is compared to, bound as TEXT.
+	// KeyColumn is the column the cache key is compared to, bound as
+	// text. On a shared database it should be of a text type comparing
+	// bytes exactly (PostgreSQL's TEXT or VARCHAR; on MySQL VARBINARY, or
+	// VARCHAR with a _bin collation: a case-insensitive one merges keys
+	// that differ in case). Keys are at most 250 bytes.
 	KeyColumn string
 	// ValueColumn is the column holding the value.
 	ValueColumn string
@@ -32,12 +36,13 @@ func DefaultTableConfig() TableConfig {
 // made by [DB.Table]. It is safe for concurrent use. A read-only Table
 // refuses Write and Remove.
 type Table struct {
-	name    string
-	now     func() time.Time
-	load    *sql.Stmt
-	write   *sql.Stmt  // nil when read-only
-	remove  *sql.Stmt  // nil when read-only
-	commits *committer // nil when read-only
+	name       string
+	now        func() time.Time
+	withExpiry bool // load takes the table's name and the key twice
+	load       *sql.Stmt
+	write      *sql.Stmt  // nil when read-only
+	remove     *sql.Stmt  // nil when read-only
+	commits    *committer // nil when read-only
 }
 
 var (
@@ -49,54 +54,48 @@ var (
 // cfg names. It checks, once, that cfg's names are plain SQL identifiers,
 // that the table and both columns exist and, when writable, that the key
 // column is the table's PRIMARY KEY or has a UNIQUE index, as an upsert
-// needs. The returned Table's statements are prepared on db; release them
-// with [Table.Close].
+// needs. On a shared database a writable Table makes [ExpiryTable] if it
+// is missing. The returned Table's statements are prepared on db; release
+// them with [Table.Close].
 func (db *DB) Table(ctx context.Context, cfg TableConfig, writable bool) (*Table, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	key, pkLen, err := db.checkColumns(ctx, cfg)
+	name := cfg.Table // the name ExpiryTable knows it by, as configured
+	cfg, err := db.resolve(ctx, cfg, writable)
 	if err != nil {
 		return nil, err
 	}
-	if writable {
-		if err := db.checkUnique(ctx, cfg, key, pkLen); err != nil {
-			return nil, err
-		}
-	}
-	t, err := db.prepare(ctx, cfg, writable)
+	withExpiry, err := db.hasExpiry(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("table %q: %w", cfg.Table, err)
+		return nil, err
+	}
+	t, err := db.prepare(ctx, name, cfg, writable, withExpiry)
+	if err != nil {
+		return nil, fmt.Errorf("table %q: %w", name, err)
 	}
 	return t, nil
 }
 
 // prepare prepares the statements of a Table over cfg, whose names are
 // checked.
-func (db *DB) prepare(ctx context.Context, cfg TableConfig, writable bool) (*Table, error) {
-	tbl, k, v := quote(cfg.Table), quote(cfg.KeyColumn), quote(cfg.ValueColumn)
-	t := &Table{name: cfg.Table, now: time.Now}
-	// CAST makes every value bytes (numbers as their text) and hides the
-	// column's declared type, so the driver never turns a DATETIME column's
-	// text into a time.Time. The expiry, if the row was written with a
-	// TTL, comes with it.
-	err := db.prepareOne(ctx, &t.load, fmt.Sprintf(
-		`SELECT CAST(t.%s AS BLOB), e.expires_at FROM %s AS t LEFT JOIN %s AS e ON e.tbl = ?2 AND e.key = t.%s WHERE t.%s = ?1`,
-		v, tbl, ExpiryTable, k, k))
+func (db *DB) prepare(ctx context.Context, name string, cfg TableConfig, writable, withExpiry bool) (*Table, error) {
+	d := db.dialect
+	tbl, k, v := d.quote(cfg.Table), d.quote(cfg.KeyColumn), d.quote(cfg.ValueColumn)
+	t := &Table{name: name, now: time.Now, withExpiry: withExpiry}
+	// The expiry, if the row was written with a TTL, comes with the value.
+	err := db.prepareOne(ctx, &t.load, d.loadSQL(tbl, k, v, withExpiry))
 	if err == nil && writable {
-		// coalesce: the driver may bind an empty []byte as NULL.
-		err = db.prepareOne(ctx, &t.write, fmt.Sprintf(
-			`INSERT INTO %s (%s, %s) VALUES (?1, coalesce(?2, x'')) ON CONFLICT (%s) DO UPDATE SET %s = excluded.%s`,
-			tbl, k, v, k, v, v))
+		err = db.prepareOne(ctx, &t.write, d.writeSQL(tbl, k, v))
 	}
 	if err == nil && writable {
-		err = db.prepareOne(ctx, &t.remove, fmt.Sprintf(`DELETE FROM %s WHERE %s = ?1`, tbl, k))
+		err = db.prepareOne(ctx, &t.remove, d.removeSQL(tbl, k))
 	}
 	if err != nil {
 		return nil, errors.Join(err, t.Close())
 	}
 	if writable {
-		t.commits = newCommitter(db.sql, cfg.Table, t.write, t.remove)
+		t.commits = newCommitter(db.sql, d, name, t.write, t.remove)
 	}
 	return t, nil
 }
@@ -131,7 +130,11 @@ func (t *Table) Close() error {
 func (t *Table) Load(ctx context.Context, key string) (cache.Loaded, error) {
 	var v sql.Null[[]byte]
 	var expires sql.NullInt64
-	err := t.load.QueryRowContext(ctx, key, t.name).Scan(&v, &expires)
+	args := []any{key}
+	if t.withExpiry {
+		args = []any{t.name, key, key}
+	}
+	err := t.load.QueryRowContext(ctx, args...).Scan(&v, &expires)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return cache.Loaded{}, fmt.Errorf("table %q has no row for the key: %w", t.name, cache.ErrNotFound)
@@ -167,6 +170,9 @@ var errReadOnly = errors.New("table was opened read-only")
 func (t *Table) Write(ctx context.Context, key string, value []byte, expires time.Time) error {
 	if t.commits == nil {
 		return fmt.Errorf("table %q: writing: %w", t.name, errReadOnly)
+	}
+	if value == nil {
+		value = []byte{} // a NULL value would read as not found
 	}
 	op := &writeOp{key: key, value: value}
 	if !expires.IsZero() {
