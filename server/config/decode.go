@@ -286,3 +286,32 @@ func fieldNames(t reflect.Type) []string {
 	}
 	return names
 }
+
+// Check fills the defaults of a File built in code (a zero policy, load
+// timeout or loader table, as a groups file leaves them out) and validates
+// it as [Parse] validates a file; name names it in errors.
+func Check(name string, f *File) error {
+	for i := range f.Groups {
+		g := &f.Groups[i]
+		if g.Policy == "" {
+			g.Policy = defaultPolicy
+		}
+		if g.LoadTimeout == 0 {
+			g.LoadTimeout = defaultLoadTimeout
+		}
+		if l := g.Loader; l != nil && l.Kind != kindWasm {
+			d := Loader{}
+			d.setDefaults()
+			if l.Table == "" {
+				l.Table = d.Table
+			}
+			if l.KeyColumn == "" {
+				l.KeyColumn = d.KeyColumn
+			}
+			if l.ValueColumn == "" {
+				l.ValueColumn = d.ValueColumn
+			}
+		}
+	}
+	return validate(checker{file: name}, f)
+}

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"database/sql"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -36,12 +38,21 @@ import (
 // Config is a node's configuration, mostly from its flags.
 type Config struct {
 	// DBPath is the embedded SQLite database (--db), created if missing.
+	// Empty means none: groups with a sqlite loader are then refused, and
+	// a wasm loader's sql_query has no database.
 	DBPath string
 	// ConfigPath is the groups file (--config); empty serves
-	// [config.Default].
+	// [config.Default] (or File).
 	ConfigPath string
+	// File, when set, is the groups configuration built in code; it is
+	// checked as a groups file is ([config.Check]) and ConfigPath is
+	// ignored.
+	File *config.File
+	// Loaders are Go loaders by group name: each serves the misses of a
+	// group of the configuration that has no loader of its own.
+	Loaders map[string]cache.Loader
 	// PluginsDir is the directory of plugin modules (--plugins), watched
-	// for new versions; empty means "./plugins".
+	// for new versions; empty means none.
 	PluginsDir string
 	// PluginCacheDir keeps compiled plugins across restarts
 	// (--plugin-cache); empty compiles at every start.
@@ -138,15 +149,26 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 	file := config.Default()
-	if cfg.ConfigPath != "" {
+	switch {
+	case cfg.File != nil:
+		if err = config.Check(n.configName(), cfg.File); err != nil {
+			return nil, err
+		}
+		file = cfg.File
+	case cfg.ConfigPath != "":
 		if file, err = config.Load(cfg.ConfigPath); err != nil {
 			return nil, err
 		}
 	}
-	if n.db, err = source.Open(ctx, cfg.DBPath); err != nil {
+	if err = checkLoaders(file, cfg.Loaders); err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, n.db.Close)
+	if cfg.DBPath != "" {
+		if n.db, err = source.Open(ctx, cfg.DBPath); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, n.db.Close)
+	}
 	if err = n.setupTelemetry(ctx); err != nil {
 		return nil, err
 	}
@@ -230,7 +252,7 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 		return fmt.Errorf("%s: groups[%d].write_through: group %q writes through to this node's own SQLite file (%s), "+
 			"so in a cluster its rows would scatter over the nodes' files; run every node on one --db with --shared-db, "+
 			"use a loader of kind postgres or mysql (a database every node shares), "+
-			"or use a groups file (--config) without write_through", n.configName(), i, gc.Name, n.db.Path())
+			"or use a groups file (--config) without write_through", n.configName(), i, gc.Name, n.dbPath())
 	}
 	cc := cache.Config{
 		Peers:       n.peers(),
@@ -244,7 +266,7 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 	}
 	if cc.Replicas == 0 {
 		cc.Replicas = 1
-		if n.cfg.Cluster.clustered() && gc.Loader == nil {
+		if n.cfg.Cluster.clustered() && gc.Loader == nil && n.cfg.Loaders[gc.Name] == nil {
 			cc.Replicas = 2 // written data lives only in the cache: keep two copies
 		}
 	}
@@ -277,6 +299,7 @@ func (n *Node) addGroup(ctx context.Context, i int, gc config.Group) error {
 func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Config) error {
 	switch {
 	case gc.Loader == nil:
+		cc.Loader = n.cfg.Loaders[gc.Name] // nil: the group holds what is Set
 		return nil
 	case gc.Loader.Kind == "wasm":
 		if err := plugin.CheckHTTPAllow(gc.Loader.HTTPAllow); err != nil {
@@ -287,6 +310,9 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 		return err
 	}
 	db := n.db
+	if db == nil && !gc.Loader.Shared() {
+		return fmt.Errorf("group %q: a loader of kind %s needs the embedded database, and the node has none (--db)", gc.Name, gc.Loader.Kind)
+	}
 	if gc.Loader.Shared() {
 		var err error
 		if db, err = n.openShared(ctx, gc); err != nil {
@@ -331,7 +357,37 @@ func (n *Node) openShared(ctx context.Context, gc config.Group) (*source.DB, err
 	return db, nil
 }
 
+// dbPath is the embedded database's path, or "none".
+func (n *Node) dbPath() string {
+	if n.db == nil {
+		return "none"
+	}
+	return n.db.Path()
+}
+
+// checkLoaders checks that each Go loader names a group of file that has
+// no loader of its own.
+func checkLoaders(file *config.File, loaders map[string]cache.Loader) error {
+	for _, name := range slices.Sorted(maps.Keys(loaders)) {
+		g, ok := file.Group(name)
+		switch {
+		case !ok:
+			return fmt.Errorf("a Go loader for group %q, which the configuration does not have", name)
+		case g.Loader != nil:
+			return fmt.Errorf("a Go loader for group %q, which has a loader of kind %s already", name, g.Loader.Kind)
+		case g.WriteThrough:
+			return fmt.Errorf("group %q: write_through needs a loader of kind sqlite, postgres or mysql, not a Go loader", name)
+		case loaders[name] == nil:
+			return fmt.Errorf("the Go loader for group %q is nil", name)
+		}
+	}
+	return nil
+}
+
 func (n *Node) configName() string {
+	if n.cfg.File != nil {
+		return "configuration"
+	}
 	if n.cfg.ConfigPath == "" {
 		return "default configuration"
 	}
@@ -340,14 +396,14 @@ func (n *Node) configName() string {
 
 // setupPlugins starts the plugin runtime and loads the plugins directory.
 func (n *Node) setupPlugins(ctx context.Context) error {
-	if n.cfg.PluginsDir == "" {
-		n.cfg.PluginsDir = "./plugins"
+	var ro *sql.DB
+	if n.db != nil {
+		var err error
+		if ro, err = n.db.ReadOnly(); err != nil {
+			return err
+		}
+		n.closers = append(n.closers, ro.Close)
 	}
-	ro, err := n.db.ReadOnly()
-	if err != nil {
-		return err
-	}
-	n.closers = append(n.closers, ro.Close)
 	rt, err := plugin.NewRuntime(ctx, plugin.Config{
 		CacheDir:             n.cfg.PluginCacheDir,
 		MemoryLimitMiB:       n.cfg.PluginMemoryMiB,
@@ -367,6 +423,10 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 		n.health.SetServing(api.PolicyServicePrefix+group, failed == nil)
 	})
 	n.closers = append(n.closers, func() error { n.plugins.Close(); return nil })
+	if n.cfg.PluginsDir == "" {
+		n.pluginsLoaded.Store(true) // no directory to load
+		return nil
+	}
 	// Watch before loading, so a file dropped in meanwhile is not missed.
 	w, err := n.plugins.NewWatcher()
 	if err != nil {
@@ -449,7 +509,7 @@ func (n *Node) Handler() http.Handler { return n.handler }
 // returns. It does not close the node.
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	n.log.Info("serving", "addr", ln.Addr().String(), "groups", len(n.groups),
-		"db", n.db.Path(), "traces", n.tel.Exporter)
+		"db", n.dbPath(), "traces", n.tel.Exporter)
 	opts := n.cfg.Conns
 	opts.Grace, opts.TLS = n.cfg.ShutdownGrace, n.serveTLS
 	opts.MaxMessageBytes = int(api.ReadLimit(n.cfg.MaxValueBytes))
