@@ -202,12 +202,12 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	base := "http://" + addr
 	waitReady(t, base+"/readyz")
 
-	call(t, "GET", base+"/kv/default/hello", "", 200)   // a miss and a load
-	call(t, "GET", base+"/kv/default/hello", "", 200)   // a hit
-	call(t, "GET", base+"/kv/default/nope", "", 404)    // a load that finds nothing
-	call(t, "GET", base+"/kv/default/nope", "", 404)    // a negative hit
-	call(t, "GET", base+"/kv/nosuch/key", "", 404)      // an unknown group
-	for i := range 64 {                                 // 64 values of 1 KiB into 16 KiB: evictions
+	call(t, "GET", base+"/kv/default/hello", "", 200) // a miss and a load
+	call(t, "GET", base+"/kv/default/hello", "", 200) // a hit
+	call(t, "GET", base+"/kv/default/nope", "", 404)  // a load that finds nothing
+	call(t, "GET", base+"/kv/default/nope", "", 404)  // a negative hit
+	call(t, "GET", base+"/kv/nosuch/key", "", 404)    // an unknown group
+	for i := range 64 {                               // 64 values of 1 KiB into 16 KiB: evictions
 		call(t, "PUT", fmt.Sprintf("%s/kv/small/k%d", base, i), strings.Repeat("x", 1024), 204)
 	}
 
