@@ -1,39 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/distcache/distcache/internal/childproc"
 )
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and the
-// test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestCtrlCExitsCleanly runs the local cluster as a terminal does, in its
 // own process group, and sends that group SIGINT as Ctrl-C does: the
@@ -51,7 +30,7 @@ func TestCtrlCExitsCleanly(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", self, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr childproc.Buffer
 	cmd := exec.Command(self, "-bin", node, "-nodes", "2", "-port", "0", "-etcd", "127.0.0.1:0",
 		"-dir", filepath.Join(dir, "cluster"), "-plugins", filepath.Join(dir, "plugins"))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

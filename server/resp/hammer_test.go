@@ -78,20 +78,13 @@ func TestShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	tn := &testNode{Node: n, addr: ln.Addr().String()}
+	addr, stop := serve(t, srv)
+	tn := &testNode{Node: n, addr: addr}
 	idle := tn.raw(t)
 	if got := idle.do("SET", "users:a", "v"); got != "+OK" {
 		t.Fatalf("SET = %q", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Serve = %v", err)
 	}
 	if line, err := idle.line(); err == nil {
@@ -114,25 +107,18 @@ func TestDefaultGroupChoice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	addr, stop := serve(t, srv)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	r := (&testNode{Node: n, addr: ln.Addr().String()}).raw(t)
+	r := (&testNode{Node: n, addr: addr}).raw(t)
 	if got := r.do("SET", "plain", "v"); got != "+OK" {
 		t.Fatalf("SET = %q", got)
 	}
 	users, _ := n.Group("users")
-	if v, err := users.Get(ctx, "plain"); err != nil || string(v.Bytes) != "v" {
+	if v, err := users.Get(context.Background(), "plain"); err != nil || string(v.Bytes) != "v" {
 		t.Fatalf("group users key plain = %q, %v", v.Bytes, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/distcache/distcache/server/node"
+	"github.com/distcache/distcache/server/resp"
 )
 
 // testGroups are the groups of every test node: "default" reads through
@@ -55,6 +56,19 @@ func startNode(t *testing.T, tokens bool, change func(*node.Config)) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr, stop := serve(t, srv)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &testNode{Node: n, addr: addr}
+}
+
+// serve serves srv on a loopback port and returns its address and a func
+// that stops it and returns what Serve returned.
+func serve(t *testing.T, srv *resp.Server) (addr string, stop func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +76,7 @@ func startNode(t *testing.T, tokens bool, change func(*node.Config)) *testNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &testNode{Node: n, addr: ln.Addr().String()}
+	return ln.Addr().String(), func() error { cancel(); return <-done }
 }
 
 // startNodeOnly makes a node with testGroups that serves nothing yet; it
