@@ -122,9 +122,11 @@ func (m *Manager) LoadAll(ctx context.Context) error {
 
 // StartLoadAll lists the directory's *.wasm files and the built-in modules
 // and compiles them in the background, up to GOMAXPROCS at a time, in name
-// order, as [Manager.LoadAll] does. Each module is swapped in as soon as it is ready: a group bound to
-// a policy still compiling is served by the native LRU until then. Use
-// [Manager.Await] for a plugin that cannot wait (a group's loader).
+// order (the names given to [Manager.LoadFirst] first), as
+// [Manager.LoadAll] does. Each module is swapped in as soon as it is
+// ready: a group bound to a policy still compiling is served by the native
+// LRU until then. Use [Manager.Await] for a plugin that cannot wait (a
+// group's loader).
 //
 // The channel returned is closed when every file is loaded or refused. When
 // ctx is done no further file is started and the channel closes once the
