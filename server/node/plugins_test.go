@@ -76,7 +76,7 @@ func precompile(t *testing.T, pkgs ...string) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, ok func() bool) {
+func waitUntil(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	// Plugins compile in the background; under the race detector one
 	// compile takes seconds, so the deadline is generous.
