@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,6 +161,36 @@ func wantField(field, want string) func(*testing.T, curlResult) {
 	}
 }
 
+// wantPolicy returns a check that r is a SetGroupPolicyResponse whose
+// policy starts with prefix.
+func wantPolicy(prefix string) func(*testing.T, curlResult) {
+	return func(t *testing.T, r curlResult) {
+		if got, _ := wantJSON(t, r)["policy"].(string); !strings.HasPrefix(got, prefix) {
+			t.Errorf("policy = %q, want %s...; response:\n%s", got, prefix, r.stdout)
+		}
+	}
+}
+
+// waitReadyz waits until n answers GET /readyz with 200: its plugins are
+// loaded.
+func waitReadyz(t *testing.T, n *nodeProc) {
+	t.Helper()
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		res, err := http.Get(n.baseURL + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/readyz not 200 after %v: %v", n.baseURL, readyTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // wantValue returns a check that r is a GetResponse whose value (base64)
 // is want.
 func wantValue(want string) func(*testing.T, curlResult) { return wantField("value", want) }
@@ -272,8 +303,8 @@ func wantPlugins(t *testing.T, r curlResult) {
 		t.Fatalf("plugins = %v, want a list", m["plugins"])
 	}
 	for _, p := range ps {
-		if p, _ := p.(map[string]any); p["name"] == nil || p["kind"] == nil {
-			t.Errorf("plugin %v lacks a name or kind", p)
+		if p, _ := p.(map[string]any); p["name"] == nil || p["kind"] == nil || p["origin"] == nil {
+			t.Errorf("plugin %v lacks a name, kind or origin", p)
 		}
 	}
 }
@@ -375,6 +406,9 @@ func TestReadmeRecipes(t *testing.T) {
 	setup, recipes := readmeRecipes(t)
 	wantCoverage(t, recipes)
 	n := startNode(t, "--admin-token", shellVar(t, setup, "T"))
+	// The SetGroupPolicy recipe switches to a built-in policy: wait until
+	// every plugin is loaded.
+	waitReadyz(t, n)
 	for _, proto := range []string{"grpc", "grpcweb", "connect"} {
 		t.Run(proto, func(t *testing.T) {
 			script := strings.Join(append(setup, "N="+n.baseURL, "P="+proto), "\n") + "\n"
@@ -491,8 +525,8 @@ func recipeName(line string) string {
 }
 
 // recipeCheck returns what a recipe must print, and whether it is a
-// stream to stop after the first message. SetGroupPolicy is refused:
-// the test node has no policy plugins.
+// stream to stop after the first message. SetGroupPolicy switches to a
+// built-in policy.
 func recipeCheck(line string) (func(*testing.T, curlResult), bool) {
 	switch {
 	case strings.Contains(line, "--list-services"):
@@ -502,7 +536,7 @@ func recipeCheck(line string) (func(*testing.T, curlResult), bool) {
 	case strings.Contains(line, "/grpc.health.v1.Health/Watch"):
 		return wantField("status", "SERVING"), true
 	case strings.Contains(line, "/distcache.v1.AdminService/SetGroupPolicy"):
-		return wantError("failed_precondition", "not loaded"), false
+		return wantPolicy("wtinylfu (wasm "), false
 	case strings.Contains(line, "/distcache.v1.CacheService/Pipeline"):
 		return wantAnswers, false
 	}

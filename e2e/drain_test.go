@@ -33,7 +33,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	if code, body, err := probe("/healthz"); err != nil || code != http.StatusOK || body != "ok\n" {
 		t.Fatalf("/healthz = %d %q, %v", code, body, err)
 	}
-	// Ready once the plugins directory is compiled (an empty one here).
+	// Ready once the plugins are compiled (the built-in ones here).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		code, body, err := probe("/readyz")

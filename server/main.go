@@ -52,6 +52,7 @@ var terms = make(chan os.Signal, 1)
 type flags struct {
 	addr, db, config, plugins string
 	pluginCache               string
+	builtinPlugins            bool
 	pluginMemoryMiB           int
 	policyMemoryMiB           int
 	pluginMaxBytes            int64
@@ -92,6 +93,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*f
 	fs.StringVar(&f.db, "db", "./distcache.db", "embedded SQLite database, created with demo rows if missing")
 	fs.StringVar(&f.config, "config", "", "groups file (YAML); empty serves group \"default\" from the database")
 	fs.StringVar(&f.plugins, "plugins", "./plugins", "directory of plugin modules (.wasm), watched for new versions")
+	fs.BoolVar(&f.builtinPlugins, "builtin-plugins", true, "load the plugins compiled into the node (the shipped policies and loaders) when --plugins has no file of their name; false loads only the files, and a group whose policy has no file is served by the native LRU")
 	fs.StringVar(&f.pluginCache, "plugin-cache", defaultPluginCache(), "directory that keeps compiled plugins across restarts; empty compiles at every start")
 	fs.IntVar(&f.pluginMemoryMiB, "plugin-memory-mib", 64, "memory cap of each loader plugin instance, in MiB")
 	fs.IntVar(&f.policyMemoryMiB, "policy-memory-mib", 0, "memory cap of each policy plugin instance, in MiB; 0 derives it from the group's capacity")
@@ -225,17 +227,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func serve(ctx context.Context, f *flags, log *slog.Logger, stdout io.Writer) error {
 	cfg := node.Config{
-		DBPath:          f.db,
-		ConfigPath:      f.config,
-		PluginsDir:      f.plugins,
-		PluginCacheDir:  f.pluginCache,
-		PluginMemoryMiB: f.pluginMemoryMiB,
-		PolicyMemoryMiB: f.policyMemoryMiB,
-		MaxValueBytes:   f.maxValueBytes,
-		MaxBatchKeys:    f.maxBatchKeys,
-		AdminToken:      f.adminToken,
-		TokensFile:      f.tokensFile,
-		ShutdownGrace:   f.shutdownGrace,
+		DBPath:           f.db,
+		ConfigPath:       f.config,
+		PluginsDir:       f.plugins,
+		PluginCacheDir:   f.pluginCache,
+		NoBuiltinPlugins: !f.builtinPlugins,
+		PluginMemoryMiB:  f.pluginMemoryMiB,
+		PolicyMemoryMiB:  f.policyMemoryMiB,
+		MaxValueBytes:    f.maxValueBytes,
+		MaxBatchKeys:     f.maxBatchKeys,
+		AdminToken:       f.adminToken,
+		TokensFile:       f.tokensFile,
+		ShutdownGrace:    f.shutdownGrace,
 		Conns: api.ServeOptions{
 			BodyTimeout: f.bodyTimeout, IdleTimeout: f.idleTimeout,
 			MaxConns: f.maxConns, MaxConnsPerClient: f.maxConnsPerAddr,

@@ -40,7 +40,7 @@ func startNode(ctx context.Context, o *options, dir string, cpu int) (_ *childpr
 		return nil, "", "", err
 	}
 	c, err := childproc.Start("node", cpu, childproc.NodeEnv(), bin, "--addr", addr, "--db", filepath.Join(dir, "bench.db"),
-		"--config", groups, "--plugins", plugins, "--plugin-cache", "", "--log-level", "warn", "--shutdown-delay", "0s",
+		"--config", groups, "--plugins", plugins, "--plugin-cache", "", "--builtin-plugins=false", "--log-level", "warn", "--shutdown-delay", "0s",
 		"--resp-addr", respAddr, "--resp-default-group", o.group)
 	if err != nil {
 		return nil, "", "", err

@@ -33,7 +33,7 @@ func startTestNodeRESP(t *testing.T) (url, respAddr string) {
 		t.Fatal(err)
 	}
 	n, err := node.New(context.Background(), node.Config{
-		DBPath: filepath.Join(dir, "x.db"), ConfigPath: groups, PluginsDir: dir,
+		DBPath: filepath.Join(dir, "x.db"), ConfigPath: groups, PluginsDir: dir, NoBuiltinPlugins: true,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

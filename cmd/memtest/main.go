@@ -10,9 +10,9 @@
 //	go run ./cmd/memtest -n 200000 -value 8 -redis off
 //	go run ./cmd/memtest -gomemlimit 300MiB -redis off   # RSS with the Go heap bounded
 //
-// The node runs with its native LRU (an empty plugins directory), so the
-// figures are the store's and the native policy's; a WebAssembly policy
-// keeps its state in its own guest memory.
+// The node runs with its native LRU (an empty plugins directory and
+// --builtin-plugins=false), so the figures are the store's and the native
+// policy's; a WebAssembly policy keeps its state in its own guest memory.
 package main
 
 import (

@@ -68,7 +68,7 @@ func measureNode(ctx context.Context, o *options, dir string) (result, error) {
 	}
 	node, err := childproc.Start("node", -1, childproc.NodeEnv(o.nodeEnv...), bin, "--addr", addr, "--debug-addr", debug,
 		"--db", filepath.Join(dir, "mem.db"), "--config", groups, "--plugins", plugins,
-		"--plugin-cache", "", "--log-level", "error", "--shutdown-delay", "0s")
+		"--plugin-cache", "", "--builtin-plugins=false", "--log-level", "error", "--shutdown-delay", "0s")
 	if err != nil {
 		return r, err
 	}

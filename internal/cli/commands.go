@@ -232,17 +232,25 @@ func runPlugins(ctx context.Context, c *call) error {
 		return c.printProto(&distcachev1.ListPluginsResponse{Plugins: ps})
 	}
 	tw := tabwriter.NewWriter(c.io.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tABI\tSHA256\tLOADED\tGROUPS\tFAILED")
+	fmt.Fprintln(tw, "NAME\tKIND\tORIGIN\tABI\tSHA256\tLOADED\tGROUPS\tFAILED")
 	for _, p := range ps {
 		var failed []string
 		for _, f := range p.GetFailedGroups() {
 			failed = append(failed, f.GetGroup()+" ("+f.GetReason()+": "+f.GetError()+")")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.12s\t%s\t%s\t%s\n", p.GetName(),
-			strings.ToLower(strings.TrimPrefix(p.GetKind().String(), "PLUGIN_KIND_")), p.GetAbiVersion(), p.GetSha256(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.12s\t%s\t%s\t%s\n", p.GetName(),
+			strings.ToLower(strings.TrimPrefix(p.GetKind().String(), "PLUGIN_KIND_")), pluginOrigin(p), p.GetAbiVersion(), p.GetSha256(),
 			p.GetLoadedAt().AsTime().Local().Format(time.DateTime), orDash(strings.Join(p.GetGroups(), ",")), orDash(strings.Join(failed, "; ")))
 	}
 	return tw.Flush()
+}
+
+// pluginOrigin is "builtin", "file" or "-" (a node that does not say).
+func pluginOrigin(p *distcachev1.Plugin) string {
+	if p.GetOrigin() == distcachev1.PluginOrigin_PLUGIN_ORIGIN_UNSPECIFIED {
+		return "-"
+	}
+	return strings.ToLower(strings.TrimPrefix(p.GetOrigin().String(), "PLUGIN_ORIGIN_"))
 }
 
 func orDash(s string) string {

@@ -32,6 +32,10 @@ func (s *adminService) ListPlugins(context.Context, *connect.Request[distcachev1
 		if info.Kind == plugin.KindLoader {
 			kind = distcachev1.PluginKind_PLUGIN_KIND_LOADER
 		}
+		origin := distcachev1.PluginOrigin_PLUGIN_ORIGIN_FILE
+		if info.Origin == plugin.OriginBuiltin {
+			origin = distcachev1.PluginOrigin_PLUGIN_ORIGIN_BUILTIN
+		}
 		p := &distcachev1.Plugin{
 			Name:       info.Name,
 			Kind:       kind,
@@ -39,6 +43,8 @@ func (s *adminService) ListPlugins(context.Context, *connect.Request[distcachev1
 			AbiVersion: int32(info.ABIVersion),
 			LoadedAt:   timestamppb.New(info.LoadedAt),
 			Groups:     info.Groups,
+			Origin:     origin,
+			File:       info.File,
 		}
 		for _, f := range info.Failed {
 			p.FailedGroups = append(p.FailedGroups, &distcachev1.PolicyFailure{

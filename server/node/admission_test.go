@@ -64,12 +64,17 @@ func installFIFOInC(t *testing.T, dir string) {
 // policies (lfu, wtinylfu) reasons to refuse the cold newcomers.
 func TestSetIsStoredUnderEveryPolicy(t *testing.T) {
 	type policyCase struct {
-		label   string // the subtest
-		name    string // the group's policy
-		install func(t *testing.T, dir string)
-		want    string // prefix of the policy the group reports
+		label     string // the subtest
+		name      string // the group's policy
+		install   func(t *testing.T, dir string)
+		noBuiltin bool   // Config.NoBuiltinPlugins
+		want      string // prefix of the policy the group reports
 	}
-	cases := []policyCase{{label: "native-lru", name: "lru", install: func(*testing.T, string) {}, want: "lru (native)"}}
+	none := func(*testing.T, string) {}
+	cases := []policyCase{
+		{label: "native-lru", name: "lru", install: none, noBuiltin: true, want: "lru (native)"},
+		{label: "builtin-lru", name: "lru", install: none, want: "lru (wasm"},
+	}
 	var pkgs []string
 	for _, p := range shippedPolicies(t) {
 		pkgs = append(pkgs, "policy/"+p)
@@ -88,7 +93,7 @@ func TestSetIsStoredUnderEveryPolicy(t *testing.T) {
 			pc.install(t, dir)
 			cfg := writeFile(t, t.TempDir(), "groups.yaml",
 				"groups:\n  - name: small\n    capacity: 16KiB\n    policy: "+pc.name+"\n")
-			n := startNode(t, Config{ConfigPath: cfg, PluginsDir: dir})
+			n := startNode(t, Config{ConfigPath: cfg, PluginsDir: dir, NoBuiltinPlugins: pc.noBuiltin})
 			// Plugins compile in the background (issue 10 point 7).
 			waitUntil(t, pc.want, func() bool { return strings.HasPrefix(n.All()[0].Stats().Policy, pc.want) })
 			fillPastCapacity(t, n.clients(protocols()[2]))

@@ -51,6 +51,11 @@ func startClusterTB(t testing.TB, n int, cfg Config) []*testNode {
 		}
 		nodes[i] = startNodeOn(t, c, ln)
 	}
+	// The built-in plugins compile in the background: wait for them, so
+	// their CPU does not make peer calls miss their deadline.
+	for _, nd := range nodes {
+		waitUntil(t, "the plugins of "+nd.Picker().Self(), func() bool { return nd.pluginsLoaded.Load() })
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, nd := range nodes {
 		for nd.Picker().Ring().Len() != n {

@@ -30,6 +30,7 @@ import (
 	"github.com/distcache/distcache/server/config"
 	"github.com/distcache/distcache/server/membership"
 	"github.com/distcache/distcache/server/plugin"
+	"github.com/distcache/distcache/server/plugin/builtin"
 	"github.com/distcache/distcache/server/resp"
 	"github.com/distcache/distcache/server/source"
 	"github.com/distcache/distcache/server/telemetry"
@@ -54,6 +55,12 @@ type Config struct {
 	// PluginsDir is the directory of plugin modules (--plugins), watched
 	// for new versions; empty means none.
 	PluginsDir string
+	// NoBuiltinPlugins leaves out the plugins compiled into the node
+	// (package [builtin]; --builtin-plugins=false): only the plugins
+	// directory's files load, and a group whose policy has no file is
+	// served by the native LRU. By default the built-in ones load, and a
+	// file of the same name overrides one.
+	NoBuiltinPlugins bool
 	// PluginCacheDir keeps compiled plugins across restarts
 	// (--plugin-cache); empty compiles at every start.
 	PluginCacheDir string
@@ -174,7 +181,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	// Made before the plugins, which report each group's policy in it.
 	n.health = api.NewHealth("distcache.v1.CacheService", "distcache.v1.AdminService", "distcache.v1.ClusterService")
-	if err = n.setupPlugins(ctx); err != nil {
+	if err = n.setupPlugins(ctx, file); err != nil {
 		return nil, err
 	}
 	if err = n.setupCluster(ctx); err != nil {
@@ -394,8 +401,9 @@ func (n *Node) configName() string {
 	return n.cfg.ConfigPath
 }
 
-// setupPlugins starts the plugin runtime and loads the plugins directory.
-func (n *Node) setupPlugins(ctx context.Context) error {
+// setupPlugins starts the plugin runtime and loads the plugins directory
+// (if the node has one) and the built-in plugins.
+func (n *Node) setupPlugins(ctx context.Context, file *config.File) error {
 	var ro *sql.DB
 	if n.db != nil {
 		var err error
@@ -419,21 +427,38 @@ func (n *Node) setupPlugins(ctx context.Context) error {
 	}
 	n.closers = append(n.closers, func() error { return rt.Close(context.Background()) })
 	n.plugins = plugin.NewManager(rt, n.cfg.PluginsDir)
+	if !n.cfg.NoBuiltinPlugins {
+		if err := n.plugins.SetBuiltins(builtin.FS()); err != nil {
+			return err
+		}
+	}
 	n.plugins.OnPolicyState(func(group string, failed *plugin.PolicyFailure) {
 		n.health.SetServing(api.PolicyServicePrefix+group, failed == nil)
 	})
 	n.closers = append(n.closers, func() error { n.plugins.Close(); return nil })
-	if n.cfg.PluginsDir == "" {
-		n.pluginsLoaded.Store(true) // no directory to load
-		return nil
+	n.plugins.LoadFirst(pluginsUsed(file)...)
+	if n.cfg.PluginsDir != "" {
+		// Watch before loading, so a file dropped in meanwhile is not missed.
+		w, err := n.plugins.NewWatcher()
+		if err != nil {
+			return err
+		}
+		n.watchPlugins(w)
 	}
-	// Watch before loading, so a file dropped in meanwhile is not missed.
-	w, err := n.plugins.NewWatcher()
-	if err != nil {
-		return err
-	}
-	n.watchPlugins(w)
 	return n.loadPlugins(ctx)
+}
+
+// pluginsUsed returns the plugins the groups of file name, loaders first
+// (a group waits for its loader), in the file's order.
+func pluginsUsed(file *config.File) []string {
+	var loaders, policies []string
+	for _, g := range file.Groups {
+		if g.Loader != nil && g.Loader.Kind == "wasm" {
+			loaders = append(loaders, g.Loader.Plugin)
+		}
+		policies = append(policies, g.Policy)
+	}
+	return append(loaders, policies...)
 }
 
 // pluginStartWait is how long New waits for the plugins directory to load

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/distcache/distcache/internal/sqltest"
 	"github.com/distcache/distcache/internal/wasmbuild"
 	"github.com/distcache/distcache/server/plugin"
+	"github.com/distcache/distcache/server/plugin/builtin"
 )
 
 var wasm wasmbuild.Builder
@@ -75,7 +77,7 @@ func precompile(t *testing.T, pkgs ...string) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, ok func() bool) {
+func waitUntil(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	// Plugins compile in the background; under the race detector one
 	// compile takes seconds, so the deadline is generous.
@@ -95,6 +97,32 @@ func pluginSHA(n *testNode, name string) string {
 		}
 	}
 	return ""
+}
+
+// listed returns the plugin name of a ListPlugins answer.
+func listed(t *testing.T, res *distcachev1.ListPluginsResponse, name string) *distcachev1.Plugin {
+	t.Helper()
+	for _, p := range res.Plugins {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("%s not in ListPlugins: %v", name, res)
+	return nil
+}
+
+// builtinNames returns the names of the plugins built into the node.
+func builtinNames(t *testing.T) []string {
+	t.Helper()
+	files, err := fs.Glob(builtin.FS(), "*.wasm.gz")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("built-in plugins: %v, %v", files, err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(f, ".wasm.gz"))
+	}
+	return names
 }
 
 func TestWasmLoaderGroup(t *testing.T) {
@@ -129,17 +157,21 @@ func TestAdminPluginsAndPolicySwitch(t *testing.T) {
 	n := startNode(t, Config{PluginsDir: dir, AdminToken: "tok"})
 	// Plugins compile in the background (issue 10 point 7).
 	waitUntil(t, "the lru plugin", func() bool { return strings.HasPrefix(n.All()[0].Stats().Policy, "lru (wasm") })
-	waitUntil(t, "both plugins", func() bool { return len(n.Plugins().Plugins()) == 2 })
+	waitUntil(t, "every plugin", func() bool { return len(n.Plugins().Plugins()) == pluginCount(t, dir) })
 	c := n.clients(protocols()[3])
 	ctx := context.Background()
 	list, err := c.admin.ListPlugins(ctx, connect.NewRequest(&distcachev1.ListPluginsRequest{}))
-	if err != nil || len(list.Msg.Plugins) != 2 {
-		t.Fatalf("ListPlugins = %v, %v", list, err)
+	if err != nil {
+		t.Fatalf("ListPlugins: %v", err)
 	}
-	lru := list.Msg.Plugins[1]
-	if lru.Name != "lru" || lru.Kind != distcachev1.PluginKind_PLUGIN_KIND_POLICY || len(lru.Sha256) != 64 ||
-		lru.AbiVersion != 1 || lru.LoadedAt == nil || fmt.Sprint(lru.Groups) != "[default]" {
+	lru := listed(t, list.Msg, "lru")
+	if lru.Kind != distcachev1.PluginKind_PLUGIN_KIND_POLICY || len(lru.Sha256) != 64 ||
+		lru.AbiVersion != 1 || lru.LoadedAt == nil || fmt.Sprint(lru.Groups) != "[default]" ||
+		lru.Origin != distcachev1.PluginOrigin_PLUGIN_ORIGIN_FILE || lru.File != filepath.Join(dir, "lru.wasm") {
 		t.Fatalf("lru plugin = %v", lru)
+	}
+	if arc := listed(t, list.Msg, "arc"); arc.Origin != distcachev1.PluginOrigin_PLUGIN_ORIGIN_BUILTIN || arc.File != "" {
+		t.Fatalf("arc plugin = %v, want the built-in one", arc)
 	}
 	req := func(policy, token string) *connect.Request[distcachev1.SetGroupPolicyRequest] {
 		r := connect.NewRequest(&distcachev1.SetGroupPolicyRequest{Group: "default", Policy: policy})

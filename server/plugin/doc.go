@@ -1,6 +1,11 @@
 // Package plugin is the WebAssembly host of a distcache node: it runs
 // eviction policies and loaders as wazero modules.
 //
+// Modules come from a plugins directory, which the [Manager] watches, and
+// from modules built into the node ([Manager.SetBuiltins]); a file
+// overrides the built-in module of its name, and its removal brings that
+// one back.
+//
 // A plugin's life, in order (see plugins/README.md for the contract):
 //
 //  1. Compile: the module's bytes are compiled once, off the hot path, and

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,9 +27,14 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // Info describes a loaded plugin.
 type Info struct {
-	Name       string
-	Kind       Kind
-	SHA256     string
+	Name   string
+	Kind   Kind
+	SHA256 string
+	// Origin says whether the module is built into the node or a file of
+	// the plugins directory.
+	Origin Origin
+	// File is the module's file, empty for a built-in module.
+	File       string
 	ABIVersion int
 	LoadedAt   time.Time
 	Groups     []string // groups using it, sorted
@@ -64,12 +71,19 @@ type Manager struct {
 	policies map[string]*policyBinding // by group name
 	loaders  map[string][]*GroupLoader // by plugin name
 	queued   map[string]*loadTask      // by plugin name: files StartLoadAll has not finished
-	onState  func(group string, failed *PolicyFailure)
+	// builtinFS holds the built-in modules, builtins their file in it by
+	// plugin name (see SetBuiltins).
+	builtinFS fs.FS
+	builtins  map[string]string
+	first     []string // names StartLoadAll queues first (LoadFirst)
+	onState   func(group string, failed *PolicyFailure)
 }
 
 // version is one loaded module of a plugin name.
 type version struct {
 	mod      *Module
+	origin   Origin
+	path     string // the file, for OriginFile
 	loadedAt time.Time
 	pool     *loaderPool // loaders only
 }
@@ -91,10 +105,12 @@ func NewManager(rt *Runtime, dir string) *Manager {
 		queued: map[string]*loadTask{}}
 }
 
-// LoadAll compiles every *.wasm in the directory, up to GOMAXPROCS at a
-// time, and returns when all are loaded or refused, or soon after ctx is
-// done. A file that is refused is logged and counted; it does not stop the
-// others. A missing directory is created.
+// LoadAll compiles every *.wasm in the directory and every built-in
+// module without a file of its name ([Manager.SetBuiltins]), up to
+// GOMAXPROCS at a time, and returns when all are loaded or refused, or
+// soon after ctx is done. A file that is refused is logged and counted; it
+// does not stop the others, and the built-in module of its name, if any,
+// is loaded instead. A missing directory is created.
 func (m *Manager) LoadAll(ctx context.Context) error {
 	done, err := m.StartLoadAll(ctx)
 	if err != nil {
@@ -104,11 +120,13 @@ func (m *Manager) LoadAll(ctx context.Context) error {
 	return nil
 }
 
-// StartLoadAll lists the directory's *.wasm files and compiles them in the
-// background, up to GOMAXPROCS at a time, in name order, as [Manager.LoadAll]
-// does. Each module is swapped in as soon as it is ready: a group bound to
-// a policy still compiling is served by the native LRU until then. Use
-// [Manager.Await] for a plugin that cannot wait (a group's loader).
+// StartLoadAll lists the directory's *.wasm files and the built-in modules
+// and compiles them in the background, up to GOMAXPROCS at a time, in name
+// order (the names given to [Manager.LoadFirst] first), as
+// [Manager.LoadAll] does. Each module is swapped in as soon as it is
+// ready: a group bound to a policy still compiling is served by the native
+// LRU until then. Use [Manager.Await] for a plugin that cannot wait (a
+// group's loader).
 //
 // The channel returned is closed when every file is loaded or refused. When
 // ctx is done no further file is started and the channel closes once the
@@ -116,25 +134,35 @@ func (m *Manager) LoadAll(ctx context.Context) error {
 // so cancel ctx and receive from the channel before closing the manager.
 // A missing directory is created; only listing it can fail.
 func (m *Manager) StartLoadAll(ctx context.Context) (<-chan struct{}, error) {
-	if err := os.MkdirAll(m.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("plugins directory: %w", err)
+	var paths []string
+	if m.dir != "" { // "": no directory, the built-in plugins only
+		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("plugins directory: %w", err)
+		}
+		var err error
+		if paths, err = filepath.Glob(filepath.Join(m.dir, "*.wasm")); err != nil {
+			return nil, err
+		}
 	}
-	paths, err := filepath.Glob(filepath.Join(m.dir, "*.wasm"))
-	if err != nil {
-		return nil, err
+	queue := map[string]*loadTask{}
+	for _, name := range m.builtinNames() {
+		queue[name] = &loadTask{name: name, done: make(chan struct{})}
 	}
-	tasks := make(chan *loadTask, len(paths))
-	m.mu.Lock()
 	for _, p := range paths {
-		t := &loadTask{path: p, name: strings.TrimSuffix(filepath.Base(p), ".wasm"), done: make(chan struct{})}
-		m.queued[t.name] = t
-		tasks <- t
+		name := strings.TrimSuffix(filepath.Base(p), ".wasm")
+		queue[name] = &loadTask{path: p, name: name, done: make(chan struct{})}
+	}
+	tasks := make(chan *loadTask, len(queue))
+	m.mu.Lock()
+	for _, name := range m.loadOrder(slices.Sorted(maps.Keys(queue))) {
+		m.queued[name] = queue[name]
+		tasks <- queue[name]
 	}
 	m.mu.Unlock()
 	close(tasks)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(paths)) {
+	for range min(runtime.GOMAXPROCS(0), len(queue)) {
 		wg.Go(func() {
 			for t := range tasks {
 				if m.claim(t) {
@@ -147,17 +175,44 @@ func (m *Manager) StartLoadAll(ctx context.Context) (<-chan struct{}, error) {
 	go func() {
 		wg.Wait()
 		m.log.Info("plugins directory loaded", "dir", m.dir, "files", len(paths),
-			"took", time.Since(start), "canceled", ctx.Err() != nil)
+			"builtin", len(queue)-len(paths), "took", time.Since(start), "canceled", ctx.Err() != nil)
 		close(done)
 	}()
 	return done, nil
 }
 
-// loadTask is one file queued by [Manager.StartLoadAll]. The first of the
-// workers and [Manager.Await] to claim it loads it; done closes after.
+// LoadFirst makes [Manager.StartLoadAll] queue the plugins names (those
+// the groups use, say) ahead of the others, in the order given; the others
+// follow in name order. Call it before StartLoadAll.
+func (m *Manager) LoadFirst(names ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.first = slices.Clone(names)
+}
+
+// loadOrder returns sorted names with the ones of LoadFirst moved ahead.
+// m.mu is held.
+func (m *Manager) loadOrder(sorted []string) []string {
+	out := make([]string, 0, len(sorted))
+	for _, name := range m.first {
+		if _, found := slices.BinarySearch(sorted, name); found && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	for _, name := range sorted {
+		if !slices.Contains(m.first, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// loadTask is one file or built-in module queued by
+// [Manager.StartLoadAll]. The first of the workers and [Manager.Await] to
+// claim it loads it; done closes after.
 type loadTask struct {
-	path, name string
-	claimed    bool // guarded by Manager.mu
+	path, name string // path is empty for a built-in module
+	claimed    bool   // guarded by Manager.mu
 	done       chan struct{}
 }
 
@@ -181,8 +236,16 @@ func (m *Manager) load(ctx context.Context, t *loadTask) {
 	if tr, _ := ctx.Value(loadTraceKey{}).(*LoadTrace); tr != nil && tr.Compiling != nil {
 		tr.Compiling(ctx, t.name)
 	}
-	if ctx.Err() == nil {
-		_ = m.Reload(ctx, t.path) // refusals are logged and counted
+	if ctx.Err() != nil {
+		return
+	}
+	// Refusals are logged and counted.
+	if t.path == "" {
+		_ = m.loadBuiltin(ctx, t.name)
+	} else if err := m.Reload(ctx, t.path); err != nil && m.hasBuiltin(t.name) && m.current(t.name) == nil {
+		m.log.Warn("plugin file refused; the built-in version serves until the file is fixed",
+			"file", t.path, "plugin", t.name)
+		_ = m.loadBuiltin(ctx, t.name)
 	}
 }
 
@@ -243,9 +306,10 @@ func nameOf(path string) (string, error) {
 }
 
 // Reload compiles the file at path and, if it is valid, swaps it in for
-// every group that uses its name. If it is not, the error is logged with
-// the file and the reason, counted, and returned; the previous version
-// keeps serving. Reloading an unchanged file does nothing.
+// every group that uses its name, in place of a built-in module too. If it
+// is not, the error is logged with the file and the reason, counted, and
+// returned; the previous version keeps serving. Reloading an unchanged
+// file does nothing.
 func (m *Manager) Reload(ctx context.Context, path string) error {
 	name, err := nameOf(path)
 	if err != nil {
@@ -261,20 +325,30 @@ func (m *Manager) Reload(ctx context.Context, path string) error {
 		m.rt.failure(name, reason, err)
 		return err
 	}
-	if old := m.current(name); old != nil && old.mod.sha256 == sha256hex(wasm) {
+	return m.install(ctx, name, wasm, OriginFile, path)
+}
+
+// install compiles wasm, the module name from origin (path is its file,
+// for OriginFile), and swaps it in unless the same bytes are loaded.
+func (m *Manager) install(ctx context.Context, name string, wasm []byte, origin Origin, path string) error {
+	source := path
+	if origin == OriginBuiltin {
+		source = "built-in " + name
+	}
+	if m.sameVersion(name, sha256hex(wasm), origin, path) {
 		return nil
 	}
 	mod, err := m.rt.Compile(ctx, name, wasm)
 	if err != nil {
-		err = fmt.Errorf("%s refused: %w", path, err)
+		err = fmt.Errorf("%s refused: %w", source, err)
 		m.rt.failure(name, reasonInvalid, err)
 		return err
 	}
-	if err := m.swap(ctx, mod); err != nil {
-		m.rt.failure(name, reasonOf(err), fmt.Errorf("%s: %w", path, err))
+	if err := m.swap(ctx, mod, origin, path); err != nil {
+		m.rt.failure(name, reasonOf(err), fmt.Errorf("%s: %w", source, err))
 		return errors.Join(err, mod.Close(ctx))
 	}
-	m.log.Info("plugin loaded", "plugin", name, "file", path, "kind", mod.kind,
+	m.log.Info("plugin loaded", "plugin", name, "origin", origin, "file", path, "kind", mod.kind,
 		"sha256", mod.sha256, "compile", mod.CompileTime)
 	m.rt.metrics.loads.Add(ctx, 1, metric.WithAttributes(attribute.String("plugin", name)))
 	return nil
@@ -286,17 +360,32 @@ func (m *Manager) current(name string) *version {
 	return m.loaded[name]
 }
 
+// sameVersion reports whether the module of name loaded has the SHA-256
+// sum. If it comes from elsewhere than origin and path (a file of the same
+// bytes as the built-in module, say), it is marked as coming from there,
+// with no need to compile it again.
+func (m *Manager) sameVersion(name, sum string, origin Origin, path string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.loaded[name]
+	if v == nil || v.mod.sha256 != sum {
+		return false
+	}
+	v.origin, v.path = origin, path
+	return true
+}
+
 // swap makes mod the current version of its name. Every group using it
 // gets a new policy instance first; if any fails to start, nothing changes.
 // The version replaced is released: its module's code goes when its last
 // instance does (a loader's busy instances close as their calls end).
-func (m *Manager) swap(ctx context.Context, mod *Module) error {
+func (m *Manager) swap(ctx context.Context, mod *Module, origin Origin, path string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old := m.loaded[mod.name]; old != nil && old.mod.kind != mod.kind {
 		return fmt.Errorf("%s was a %s and is now a %s: remove it first", mod.name, old.mod.kind, mod.kind)
 	}
-	v := &version{mod: mod, loadedAt: time.Now()}
+	v := &version{mod: mod, origin: origin, path: path, loadedAt: time.Now()}
 	switch mod.kind {
 	case KindPolicy:
 		if err := m.swapPolicies(ctx, mod); err != nil {
@@ -522,7 +611,8 @@ func (m *Manager) Plugins() []Info {
 	defer m.mu.Unlock()
 	var out []Info
 	for name, v := range m.loaded {
-		info := Info{Name: name, Kind: v.mod.kind, SHA256: v.mod.sha256, ABIVersion: ABIVersion, LoadedAt: v.loadedAt}
+		info := Info{Name: name, Kind: v.mod.kind, SHA256: v.mod.sha256, Origin: v.origin, File: v.path,
+			ABIVersion: ABIVersion, LoadedAt: v.loadedAt}
 		for g, b := range m.policies {
 			switch {
 			case b.want == name && b.current != nil:

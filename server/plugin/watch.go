@@ -55,8 +55,11 @@ func (m *Manager) Watch(ctx context.Context) error {
 }
 
 // Run reloads a plugin whenever its file in the directory is created,
-// written or renamed into place, until ctx is done, then stops watching. A
-// removed file is logged; its loaded version keeps serving.
+// written or renamed into place, until ctx is done, then stops watching.
+// When a file is removed (or renamed away) and not put back within the
+// settle time, the built-in module of its name, if any, is loaded in its
+// place; otherwise the removal is logged and its loaded version keeps
+// serving.
 func (wt *Watcher) Run(ctx context.Context) error {
 	m, w := wt.m, wt.w
 	defer w.Close()
@@ -77,16 +80,12 @@ func (wt *Watcher) Run(ctx context.Context) error {
 		case path := <-due:
 			delete(timers, path)
 			wg.Go(func() {
-				_ = m.Reload(ctx, filepath.Clean(path)) // refusals are logged and counted
+				_ = m.fileChanged(ctx, filepath.Clean(path)) // refusals are logged and counted
 			})
 		case err := <-w.Errors:
 			m.log.Error("watching plugins", "dir", m.dir, "err", err)
 		case ev := <-w.Events:
 			if !strings.HasSuffix(ev.Name, ".wasm") {
-				continue
-			}
-			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-				m.log.Warn("plugin file removed; its loaded version keeps serving", "file", ev.Name)
 				continue
 			}
 			path := ev.Name

@@ -76,6 +76,62 @@ func (PluginKind) EnumDescriptor() ([]byte, []int) {
 	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// PluginOrigin says where a loaded plugin module came from.
+type PluginOrigin int32
+
+const (
+	// PLUGIN_ORIGIN_UNSPECIFIED is never sent.
+	PluginOrigin_PLUGIN_ORIGIN_UNSPECIFIED PluginOrigin = 0
+	// PLUGIN_ORIGIN_BUILTIN: a module compiled into the node binary (the
+	// shipped policies and loaders), loaded because the plugins directory
+	// has no file of its name.
+	PluginOrigin_PLUGIN_ORIGIN_BUILTIN PluginOrigin = 1
+	// PLUGIN_ORIGIN_FILE: a file of the plugins directory; it overrides a
+	// built-in module of the same name.
+	PluginOrigin_PLUGIN_ORIGIN_FILE PluginOrigin = 2
+)
+
+// Enum value maps for PluginOrigin.
+var (
+	PluginOrigin_name = map[int32]string{
+		0: "PLUGIN_ORIGIN_UNSPECIFIED",
+		1: "PLUGIN_ORIGIN_BUILTIN",
+		2: "PLUGIN_ORIGIN_FILE",
+	}
+	PluginOrigin_value = map[string]int32{
+		"PLUGIN_ORIGIN_UNSPECIFIED": 0,
+		"PLUGIN_ORIGIN_BUILTIN":     1,
+		"PLUGIN_ORIGIN_FILE":        2,
+	}
+)
+
+func (x PluginOrigin) Enum() *PluginOrigin {
+	p := new(PluginOrigin)
+	*p = x
+	return p
+}
+
+func (x PluginOrigin) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PluginOrigin) Descriptor() protoreflect.EnumDescriptor {
+	return file_distcache_v1_admin_proto_enumTypes[1].Descriptor()
+}
+
+func (PluginOrigin) Type() protoreflect.EnumType {
+	return &file_distcache_v1_admin_proto_enumTypes[1]
+}
+
+func (x PluginOrigin) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PluginOrigin.Descriptor instead.
+func (PluginOrigin) EnumDescriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
 // GetStatsRequest selects the groups to report.
 type GetStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -575,11 +631,12 @@ func (x *ListPluginsResponse) GetPlugins() []*Plugin {
 // Plugin describes one loaded plugin module.
 type Plugin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name is the file name without .wasm.
+	// name is the file name without .wasm (a built-in module's too).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// kind says what the module is for.
 	Kind PluginKind `protobuf:"varint,2,opt,name=kind,proto3,enum=distcache.v1.PluginKind" json:"kind,omitempty"`
-	// sha256 is the hex SHA-256 of the module file.
+	// sha256 is the hex SHA-256 of the module (of a built-in one, of its
+	// bytes uncompressed).
 	Sha256 string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// abi_version is the plugin ABI version the module speaks.
 	AbiVersion int32 `protobuf:"varint,4,opt,name=abi_version,json=abiVersion,proto3" json:"abi_version,omitempty"`
@@ -593,7 +650,13 @@ type Plugin struct {
 	// leaves this list when a new version of the plugin is loaded or the
 	// group is given a policy again. The node's health service reports each
 	// of them NOT_SERVING under "distcache.policy/<group>".
-	FailedGroups  []*PolicyFailure `protobuf:"bytes,7,rep,name=failed_groups,json=failedGroups,proto3" json:"failed_groups,omitempty"`
+	FailedGroups []*PolicyFailure `protobuf:"bytes,7,rep,name=failed_groups,json=failedGroups,proto3" json:"failed_groups,omitempty"`
+	// origin says whether the module is built into the node or a file of
+	// its plugins directory.
+	Origin PluginOrigin `protobuf:"varint,8,opt,name=origin,proto3,enum=distcache.v1.PluginOrigin" json:"origin,omitempty"`
+	// file is the module's path on the node (its plugins directory joined
+	// with name.wasm); empty for a built-in module.
+	File          string `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +738,20 @@ func (x *Plugin) GetFailedGroups() []*PolicyFailure {
 		return x.FailedGroups
 	}
 	return nil
+}
+
+func (x *Plugin) GetOrigin() PluginOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return PluginOrigin_PLUGIN_ORIGIN_UNSPECIFIED
+}
+
+func (x *Plugin) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
 }
 
 // PolicyFailure says why a group's policy plugin instance failed.
@@ -895,7 +972,7 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\aremoved\x18\x01 \x01(\x03R\aremoved\"\x14\n" +
 	"\x12ListPluginsRequest\"E\n" +
 	"\x13ListPluginsResponse\x12.\n" +
-	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\x96\x02\n" +
+	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\xde\x02\n" +
 	"\x06Plugin\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.distcache.v1.PluginKindR\x04kind\x12\x16\n" +
@@ -904,7 +981,9 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"abiVersion\x127\n" +
 	"\tloaded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x12\x16\n" +
 	"\x06groups\x18\x06 \x03(\tR\x06groups\x12@\n" +
-	"\rfailed_groups\x18\a \x03(\v2\x1b.distcache.v1.PolicyFailureR\ffailedGroups\"\x8c\x01\n" +
+	"\rfailed_groups\x18\a \x03(\v2\x1b.distcache.v1.PolicyFailureR\ffailedGroups\x122\n" +
+	"\x06origin\x18\b \x01(\x0e2\x1a.distcache.v1.PluginOriginR\x06origin\x12\x12\n" +
+	"\x04file\x18\t \x01(\tR\x04file\"\x8c\x01\n" +
 	"\rPolicyFailure\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
@@ -919,7 +998,11 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"PluginKind\x12\x1b\n" +
 	"\x17PLUGIN_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PLUGIN_KIND_POLICY\x10\x01\x12\x16\n" +
-	"\x12PLUGIN_KIND_LOADER\x10\x022\xdb\x02\n" +
+	"\x12PLUGIN_KIND_LOADER\x10\x02*`\n" +
+	"\fPluginOrigin\x12\x1d\n" +
+	"\x19PLUGIN_ORIGIN_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15PLUGIN_ORIGIN_BUILTIN\x10\x01\x12\x16\n" +
+	"\x12PLUGIN_ORIGIN_FILE\x10\x022\xdb\x02\n" +
 	"\fAdminService\x12N\n" +
 	"\bGetStats\x12\x1d.distcache.v1.GetStatsRequest\x1a\x1e.distcache.v1.GetStatsResponse\"\x03\x90\x02\x01\x12@\n" +
 	"\x05Purge\x12\x1a.distcache.v1.PurgeRequest\x1a\x1b.distcache.v1.PurgeResponse\x12W\n" +
@@ -938,43 +1021,45 @@ func file_distcache_v1_admin_proto_rawDescGZIP() []byte {
 	return file_distcache_v1_admin_proto_rawDescData
 }
 
-var file_distcache_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_distcache_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_distcache_v1_admin_proto_goTypes = []any{
 	(PluginKind)(0),                // 0: distcache.v1.PluginKind
-	(*GetStatsRequest)(nil),        // 1: distcache.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 2: distcache.v1.GetStatsResponse
-	(*GroupStats)(nil),             // 3: distcache.v1.GroupStats
-	(*PurgeRequest)(nil),           // 4: distcache.v1.PurgeRequest
-	(*PurgeResponse)(nil),          // 5: distcache.v1.PurgeResponse
-	(*ListPluginsRequest)(nil),     // 6: distcache.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),    // 7: distcache.v1.ListPluginsResponse
-	(*Plugin)(nil),                 // 8: distcache.v1.Plugin
-	(*PolicyFailure)(nil),          // 9: distcache.v1.PolicyFailure
-	(*SetGroupPolicyRequest)(nil),  // 10: distcache.v1.SetGroupPolicyRequest
-	(*SetGroupPolicyResponse)(nil), // 11: distcache.v1.SetGroupPolicyResponse
-	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
+	(PluginOrigin)(0),              // 1: distcache.v1.PluginOrigin
+	(*GetStatsRequest)(nil),        // 2: distcache.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 3: distcache.v1.GetStatsResponse
+	(*GroupStats)(nil),             // 4: distcache.v1.GroupStats
+	(*PurgeRequest)(nil),           // 5: distcache.v1.PurgeRequest
+	(*PurgeResponse)(nil),          // 6: distcache.v1.PurgeResponse
+	(*ListPluginsRequest)(nil),     // 7: distcache.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),    // 8: distcache.v1.ListPluginsResponse
+	(*Plugin)(nil),                 // 9: distcache.v1.Plugin
+	(*PolicyFailure)(nil),          // 10: distcache.v1.PolicyFailure
+	(*SetGroupPolicyRequest)(nil),  // 11: distcache.v1.SetGroupPolicyRequest
+	(*SetGroupPolicyResponse)(nil), // 12: distcache.v1.SetGroupPolicyResponse
+	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
 }
 var file_distcache_v1_admin_proto_depIdxs = []int32{
-	3,  // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
-	8,  // 1: distcache.v1.ListPluginsResponse.plugins:type_name -> distcache.v1.Plugin
+	4,  // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
+	9,  // 1: distcache.v1.ListPluginsResponse.plugins:type_name -> distcache.v1.Plugin
 	0,  // 2: distcache.v1.Plugin.kind:type_name -> distcache.v1.PluginKind
-	12, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
-	9,  // 4: distcache.v1.Plugin.failed_groups:type_name -> distcache.v1.PolicyFailure
-	12, // 5: distcache.v1.PolicyFailure.failed_at:type_name -> google.protobuf.Timestamp
-	1,  // 6: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
-	4,  // 7: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
-	6,  // 8: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
-	10, // 9: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
-	2,  // 10: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
-	5,  // 11: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
-	7,  // 12: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
-	11, // 13: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	13, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
+	10, // 4: distcache.v1.Plugin.failed_groups:type_name -> distcache.v1.PolicyFailure
+	1,  // 5: distcache.v1.Plugin.origin:type_name -> distcache.v1.PluginOrigin
+	13, // 6: distcache.v1.PolicyFailure.failed_at:type_name -> google.protobuf.Timestamp
+	2,  // 7: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
+	5,  // 8: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
+	7,  // 9: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
+	11, // 10: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
+	3,  // 11: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
+	6,  // 12: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
+	8,  // 13: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
+	12, // 14: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_admin_proto_init() }
@@ -988,7 +1073,7 @@ func file_distcache_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_admin_proto_rawDesc), len(file_distcache_v1_admin_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -24,6 +24,7 @@ export {
   GroupStatsSchema,
   type Plugin,
   PluginKind,
+  PluginOrigin,
   PluginSchema,
 } from "./gen/distcache/v1/admin_pb.js";
 export { CacheService, Source as SourceEnum } from "./gen/distcache/v1/cache_pb.js";

@@ -53,8 +53,8 @@ type AdminServiceClient interface {
 	// Purge drops every entry this node holds for group; the group's source
 	// is not touched. It needs the admin token.
 	Purge(context.Context, *connect.Request[v1.PurgeRequest]) (*connect.Response[v1.PurgeResponse], error)
-	// ListPlugins lists the plugin modules this node has loaded from its
-	// plugins directory.
+	// ListPlugins lists the plugin modules this node has loaded: the files
+	// of its plugins directory and the plugins built into it.
 	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
 	// SetGroupPolicy switches a group to a loaded policy plugin, replaying
 	// its resident keys into the new policy. It needs the admin token.
@@ -138,8 +138,8 @@ type AdminServiceHandler interface {
 	// Purge drops every entry this node holds for group; the group's source
 	// is not touched. It needs the admin token.
 	Purge(context.Context, *connect.Request[v1.PurgeRequest]) (*connect.Response[v1.PurgeResponse], error)
-	// ListPlugins lists the plugin modules this node has loaded from its
-	// plugins directory.
+	// ListPlugins lists the plugin modules this node has loaded: the files
+	// of its plugins directory and the plugins built into it.
 	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
 	// SetGroupPolicy switches a group to a loaded policy plugin, replaying
 	// its resident keys into the new policy. It needs the admin token.

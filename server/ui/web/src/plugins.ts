@@ -3,11 +3,16 @@
 import { h, replace } from "./dom.js";
 import { clearError, showError } from "./errors.js";
 import { clock, date } from "./format.js";
-import { type GroupStats, type Plugin, PluginKind } from "./sdk.js";
+import { type GroupStats, type Plugin, PluginKind, PluginOrigin } from "./sdk.js";
 
 const kindNames: Partial<Record<PluginKind, string>> = {
   [PluginKind.POLICY]: "policy",
   [PluginKind.LOADER]: "loader",
+};
+
+const originNames: Partial<Record<PluginOrigin, string>> = {
+  [PluginOrigin.BUILTIN]: "built-in",
+  [PluginOrigin.FILE]: "file",
 };
 
 /** SwitchPolicy asks the node to give group the policy plugin and returns
@@ -36,7 +41,7 @@ export class Plugins {
   update(plugins: readonly Plugin[] | undefined, stats: readonly GroupStats[]): void {
     plugins ??= this.plugins;
     const key = JSON.stringify([
-      plugins.map((p) => [p.name, p.sha256, p.groups]),
+      plugins.map((p) => [p.name, p.sha256, p.origin, p.groups]),
       stats.map((g) => [g.group, g.policy]),
     ]);
     this.plugins = plugins;
@@ -70,14 +75,16 @@ export class Plugins {
         h(
           "p",
           { className: "empty" },
-          "No plugins loaded. Build the shipped ones with ",
+          "No plugins loaded: the node runs with ",
+          h("code", {}, "--builtin-plugins=false"),
+          " and its plugins directory has none. Build the shipped ones with ",
           h("code", {}, "go tool task plugins"),
-          "; the node picks them up from its plugins directory.",
+          "; the node picks them up from there.",
         ),
       );
       return;
     }
-    const head = h("tr", {}, ...["Plugin", "Kind", "SHA-256", "Loaded", "Groups"].map((c) => h("th", { scope: "col" }, c)));
+    const head = h("tr", {}, ...["Plugin", "Kind", "Origin", "SHA-256", "Loaded", "Groups"].map((c) => h("th", { scope: "col" }, c)));
     const rows = this.plugins.map((p) => {
       const loaded = date(p.loadedAt);
       return h(
@@ -85,6 +92,7 @@ export class Plugins {
         { "data-plugin": p.name },
         h("td", { className: "mono" }, p.name),
         h("td", {}, kindNames[p.kind] ?? "unknown"),
+        h("td", { title: p.file || "compiled into the node" }, originNames[p.origin] ?? "—"),
         h("td", { className: "mono", title: p.sha256 }, p.sha256.slice(0, 12)),
         h("td", {}, loaded ? clock(loaded) : "—"),
         h("td", {}, p.groups.length > 0 ? p.groups.join(", ") : "—"),

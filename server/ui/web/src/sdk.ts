@@ -7,6 +7,7 @@ export {
   DistcacheError,
   MemberState,
   PluginKind,
+  PluginOrigin,
   type DistcacheClient,
   type GroupStats,
   type Member,

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/admin.proto.
  */
 export const file_distcache_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvYWRtaW4ucHJvdG8SDGRpc3RjYWNoZS52MSJPCg9HZXRTdGF0c1JlcXVlc3QSMgoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JEgAiAEBQggKBl9ncm91cCI8ChBHZXRTdGF0c1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLmRpc3RjYWNoZS52MS5Hcm91cFN0YXRzIoEDCgpHcm91cFN0YXRzEg0KBWdyb3VwGAEgASgJEgwKBGdldHMYAiABKAMSDAoEaGl0cxgDIAEoAxIOCgZtaXNzZXMYBCABKAMSDQoFbG9hZHMYBSABKAMSEwoLbG9hZF9lcnJvcnMYBiABKAMSFQoNbmVnYXRpdmVfaGl0cxgHIAEoAxIRCglldmljdGlvbnMYCCABKAMSEwoLZXhwaXJhdGlvbnMYCSABKAMSDQoFaXRlbXMYCiABKAMSDQoFYnl0ZXMYCyABKAMSEAoIY2FwYWNpdHkYDCABKAMSEQoJaGl0X3JhdGlvGA0gASgBEg4KBnBvbGljeRgOIAEoCRIQCghob3RfaGl0cxgPIAEoAxIRCglob3RfaXRlbXMYECABKAMSFAoMcGVlcl9mZXRjaGVzGBEgASgDEhMKC3BlZXJfZXJyb3JzGBIgASgDEg8KB3JlcGFpcnMYEyABKAMSEAoIaGFuZG9mZnMYFCABKAMSDwoHZHJvcHBlZBgVIAEoAyI9CgxQdXJnZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JCIgCg1QdXJnZVJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IjwKE0xpc3RQbHVnaW5zUmVzcG9uc2USJQoHcGx1Z2lucxgBIAMoCzIULmRpc3RjYWNoZS52MS5QbHVnaW4i1gEKBlBsdWdpbhIMCgRuYW1lGAEgASgJEiYKBGtpbmQYAiABKA4yGC5kaXN0Y2FjaGUudjEuUGx1Z2luS2luZBIOCgZzaGEyNTYYAyABKAkSEwoLYWJpX3ZlcnNpb24YBCABKAUSLQoJbG9hZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZncm91cHMYBiADKAkSMgoNZmFpbGVkX2dyb3VwcxgHIAMoCzIbLmRpc3RjYWNoZS52MS5Qb2xpY3lGYWlsdXJlImwKDVBvbGljeUZhaWx1cmUSDQoFZ3JvdXAYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWVycm9yGAMgASgJEi0KCWZhaWxlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidgoVU2V0R3JvdXBQb2xpY3lSZXF1ZXN0Ei0KBWdyb3VwGAEgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQSLgoGcG9saWN5GAIgASgJQh66SBtyGTIXXlthLXpdW2EtejAtOV8tXXswLDYyfSQiKAoWU2V0R3JvdXBQb2xpY3lSZXNwb25zZRIOCgZwb2xpY3kYASABKAkqWQoKUGx1Z2luS2luZBIbChdQTFVHSU5fS0lORF9VTlNQRUNJRklFRBAAEhYKElBMVUdJTl9LSU5EX1BPTElDWRABEhYKElBMVUdJTl9LSU5EX0xPQURFUhACMtsCCgxBZG1pblNlcnZpY2USTgoIR2V0U3RhdHMSHS5kaXN0Y2FjaGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh4uZGlzdGNhY2hlLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJACgVQdXJnZRIaLmRpc3RjYWNoZS52MS5QdXJnZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuUHVyZ2VSZXNwb25zZRJXCgtMaXN0UGx1Z2lucxIgLmRpc3RjYWNoZS52MS5MaXN0UGx1Z2luc1JlcXVlc3QaIS5kaXN0Y2FjaGUudjEuTGlzdFBsdWdpbnNSZXNwb25zZSIDkAIBEmAKDlNldEdyb3VwUG9saWN5EiMuZGlzdGNhY2hlLnYxLlNldEdyb3VwUG9saWN5UmVxdWVzdBokLmRpc3RjYWNoZS52MS5TZXRHcm91cFBvbGljeVJlc3BvbnNlIgOQAgJCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvYWRtaW4ucHJvdG8SDGRpc3RjYWNoZS52MSJPCg9HZXRTdGF0c1JlcXVlc3QSMgoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JEgAiAEBQggKBl9ncm91cCI8ChBHZXRTdGF0c1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLmRpc3RjYWNoZS52MS5Hcm91cFN0YXRzIoEDCgpHcm91cFN0YXRzEg0KBWdyb3VwGAEgASgJEgwKBGdldHMYAiABKAMSDAoEaGl0cxgDIAEoAxIOCgZtaXNzZXMYBCABKAMSDQoFbG9hZHMYBSABKAMSEwoLbG9hZF9lcnJvcnMYBiABKAMSFQoNbmVnYXRpdmVfaGl0cxgHIAEoAxIRCglldmljdGlvbnMYCCABKAMSEwoLZXhwaXJhdGlvbnMYCSABKAMSDQoFaXRlbXMYCiABKAMSDQoFYnl0ZXMYCyABKAMSEAoIY2FwYWNpdHkYDCABKAMSEQoJaGl0X3JhdGlvGA0gASgBEg4KBnBvbGljeRgOIAEoCRIQCghob3RfaGl0cxgPIAEoAxIRCglob3RfaXRlbXMYECABKAMSFAoMcGVlcl9mZXRjaGVzGBEgASgDEhMKC3BlZXJfZXJyb3JzGBIgASgDEg8KB3JlcGFpcnMYEyABKAMSEAoIaGFuZG9mZnMYFCABKAMSDwoHZHJvcHBlZBgVIAEoAyI9CgxQdXJnZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JCIgCg1QdXJnZVJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IjwKE0xpc3RQbHVnaW5zUmVzcG9uc2USJQoHcGx1Z2lucxgBIAMoCzIULmRpc3RjYWNoZS52MS5QbHVnaW4ikAIKBlBsdWdpbhIMCgRuYW1lGAEgASgJEiYKBGtpbmQYAiABKA4yGC5kaXN0Y2FjaGUudjEuUGx1Z2luS2luZBIOCgZzaGEyNTYYAyABKAkSEwoLYWJpX3ZlcnNpb24YBCABKAUSLQoJbG9hZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZncm91cHMYBiADKAkSMgoNZmFpbGVkX2dyb3VwcxgHIAMoCzIbLmRpc3RjYWNoZS52MS5Qb2xpY3lGYWlsdXJlEioKBm9yaWdpbhgIIAEoDjIaLmRpc3RjYWNoZS52MS5QbHVnaW5PcmlnaW4SDAoEZmlsZRgJIAEoCSJsCg1Qb2xpY3lGYWlsdXJlEg0KBWdyb3VwGAEgASgJEg4KBnJlYXNvbhgCIAEoCRINCgVlcnJvchgDIAEoCRItCglmYWlsZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInYKFVNldEdyb3VwUG9saWN5UmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEi4KBnBvbGljeRgCIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kIigKFlNldEdyb3VwUG9saWN5UmVzcG9uc2USDgoGcG9saWN5GAEgASgJKlkKClBsdWdpbktpbmQSGwoXUExVR0lOX0tJTkRfVU5TUEVDSUZJRUQQABIWChJQTFVHSU5fS0lORF9QT0xJQ1kQARIWChJQTFVHSU5fS0lORF9MT0FERVIQAipgCgxQbHVnaW5PcmlnaW4SHQoZUExVR0lOX09SSUdJTl9VTlNQRUNJRklFRBAAEhkKFVBMVUdJTl9PUklHSU5fQlVJTFRJThABEhYKElBMVUdJTl9PUklHSU5fRklMRRACMtsCCgxBZG1pblNlcnZpY2USTgoIR2V0U3RhdHMSHS5kaXN0Y2FjaGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh4uZGlzdGNhY2hlLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJACgVQdXJnZRIaLmRpc3RjYWNoZS52MS5QdXJnZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuUHVyZ2VSZXNwb25zZRJXCgtMaXN0UGx1Z2lucxIgLmRpc3RjYWNoZS52MS5MaXN0UGx1Z2luc1JlcXVlc3QaIS5kaXN0Y2FjaGUudjEuTGlzdFBsdWdpbnNSZXNwb25zZSIDkAIBEmAKDlNldEdyb3VwUG9saWN5EiMuZGlzdGNhY2hlLnYxLlNldEdyb3VwUG9saWN5UmVxdWVzdBokLmRpc3RjYWNoZS52MS5TZXRHcm91cFBvbGljeVJlc3BvbnNlIgOQAgJCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * GetStatsRequest selects the groups to report.
@@ -306,7 +306,7 @@ export const ListPluginsResponseSchema: GenMessage<ListPluginsResponse> = /*@__P
  */
 export type Plugin = Message<"distcache.v1.Plugin"> & {
   /**
-   * name is the file name without .wasm.
+   * name is the file name without .wasm (a built-in module's too).
    *
    * @generated from field: string name = 1;
    */
@@ -320,7 +320,8 @@ export type Plugin = Message<"distcache.v1.Plugin"> & {
   kind: PluginKind;
 
   /**
-   * sha256 is the hex SHA-256 of the module file.
+   * sha256 is the hex SHA-256 of the module (of a built-in one, of its
+   * bytes uncompressed).
    *
    * @generated from field: string sha256 = 3;
    */
@@ -358,6 +359,22 @@ export type Plugin = Message<"distcache.v1.Plugin"> & {
    * @generated from field: repeated distcache.v1.PolicyFailure failed_groups = 7;
    */
   failedGroups: PolicyFailure[];
+
+  /**
+   * origin says whether the module is built into the node or a file of
+   * its plugins directory.
+   *
+   * @generated from field: distcache.v1.PluginOrigin origin = 8;
+   */
+  origin: PluginOrigin;
+
+  /**
+   * file is the module's path on the node (its plugins directory joined
+   * with name.wasm); empty for a built-in module.
+   *
+   * @generated from field: string file = 9;
+   */
+  file: string;
 };
 
 /**
@@ -495,6 +512,43 @@ export const PluginKindSchema: GenEnum<PluginKind> = /*@__PURE__*/
   enumDesc(file_distcache_v1_admin, 0);
 
 /**
+ * PluginOrigin says where a loaded plugin module came from.
+ *
+ * @generated from enum distcache.v1.PluginOrigin
+ */
+export enum PluginOrigin {
+  /**
+   * PLUGIN_ORIGIN_UNSPECIFIED is never sent.
+   *
+   * @generated from enum value: PLUGIN_ORIGIN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * PLUGIN_ORIGIN_BUILTIN: a module compiled into the node binary (the
+   * shipped policies and loaders), loaded because the plugins directory
+   * has no file of its name.
+   *
+   * @generated from enum value: PLUGIN_ORIGIN_BUILTIN = 1;
+   */
+  BUILTIN = 1,
+
+  /**
+   * PLUGIN_ORIGIN_FILE: a file of the plugins directory; it overrides a
+   * built-in module of the same name.
+   *
+   * @generated from enum value: PLUGIN_ORIGIN_FILE = 2;
+   */
+  FILE = 2,
+}
+
+/**
+ * Describes the enum distcache.v1.PluginOrigin.
+ */
+export const PluginOriginSchema: GenEnum<PluginOrigin> = /*@__PURE__*/
+  enumDesc(file_distcache_v1_admin, 1);
+
+/**
  * AdminService reports on and manages one node. Calls that change state
  * need the node's admin token as "Authorization: Bearer <token>"; a node
  * started without a token refuses them.
@@ -525,8 +579,8 @@ export const AdminService: GenService<{
     output: typeof PurgeResponseSchema;
   },
   /**
-   * ListPlugins lists the plugin modules this node has loaded from its
-   * plugins directory.
+   * ListPlugins lists the plugin modules this node has loaded: the files
+   * of its plugins directory and the plugins built into it.
    *
    * @generated from rpc distcache.v1.AdminService.ListPlugins
    */
