@@ -76,9 +76,9 @@ type Group struct {
 	NegativeTTL time.Duration
 	// LoadTimeout bounds one Getter call; 0 means 10s.
 	LoadTimeout time.Duration
-	// Policy names the eviction policy: a policy plugin ("lru",
-	// "wtinylfu", ...; see plugins/README.md); "" means "lru". Until the
-	// plugin is loaded the node's native LRU serves.
+	// Policy names the eviction policy: a built-in policy plugin ("lru",
+	// "wtinylfu", "arc", "lfu", "fifo") or one in PluginsDir; "" means
+	// "lru". Until the plugin is compiled the node's native LRU serves.
 	Policy string
 	// Getter loads misses; nil means the group holds only what is Set.
 	Getter Getter
@@ -103,7 +103,8 @@ type Options struct {
 	ClusterSecret string
 
 	// PluginsDir is a directory of plugin modules (.wasm) the node loads
-	// and watches for new versions; "" means none.
+	// and watches for new versions, beside the built-in ones; "" means
+	// none.
 	PluginsDir string
 	// AdminToken guards the API's mutating admin calls when the node
 	// serves; "" refuses them.
