@@ -24,6 +24,9 @@ func (s *laggingSource) Write(ctx context.Context, key string, value []byte, exp
 	d := s.delay
 	s.delay = max(s.delay-time.Millisecond, 0)
 	s.mu.Unlock()
+	// The write's latency, not synchronization: each writer takes 1ms
+	// less than the one before it, so they return in the opposite order
+	// from the one their writes landed in, the order that exposed the bug.
 	time.Sleep(d)
 	return err
 }
