@@ -3,12 +3,9 @@ package trace
 import (
 	"errors"
 
+	"github.com/distcache/distcache/sdk/policy/evict"
 	"github.com/distcache/distcache/server/cache"
 )
-
-// maxBatch is the most events [Replay] hands to Policy.Apply at once, as a
-// group's write batch and the plugin ABI's max_events.
-const maxBatch = 1024
 
 // Mix is the splitmix64 finalizer, a bijection, so distinct keys never
 // share a hash. [Replay] names keys to policies by Mix(key).
@@ -19,13 +16,15 @@ func Mix(key uint64) uint64 {
 	return z ^ z>>31
 }
 
-// Replay drives p through the trace r the way a cache group does, with a
-// cost of 1 per entry, so capacity counts entries. A hit sends an OpAccess;
-// a miss sends an OpInsert and, when the cache is full, asks p to Evict and
-// removes the victims it names; if p names the newcomer, it is not
-// admitted. Events are lossless (unlike a group's read buffer), applied in
-// order in batches of at most 1024, and always before an Evict, so two
-// policies with the same logic give the same hits.
+// Replay drives p through the trace r the way a cache group does, under
+// the host's own eviction rules ([evict.Rules], shared with the node's
+// groups and policytest), with a cost of 1 per entry, so capacity counts
+// entries. A hit sends an OpAccess; a miss announces an OpInsert and, when
+// the cache is full, asks p to Evict and removes the victims it names; if p
+// names the newcomer, it is not admitted. Events are lossless (unlike a
+// group's read buffer), applied in order in batches of at most 1024, and
+// always before an Evict, so two policies with the same logic give the same
+// hits.
 //
 // Like a group, Replay ignores victims it does not hold, and when p names
 // none it does hold, it evicts a resident entry itself (and sends p an
@@ -37,89 +36,13 @@ func Replay(p cache.Policy, r Reader, capacity int) (hits, total int64, err erro
 	if capacity <= 0 {
 		return 0, 0, errors.New("trace: replay: capacity must be >= 1")
 	}
-	rp := &replayer{
-		p:       p,
-		cap:     capacity,
-		set:     newResidents(capacity),
-		pending: make([]cache.Event, 0, maxBatch),
-	}
+	c := evict.NewCache(p, int64(capacity), capacity)
 	for k, ok := r.Next(); ok; k, ok = r.Next() {
 		total++
-		if rp.request(Mix(k)) {
+		if c.Get(Mix(k), 1) {
 			hits++
 		}
 	}
-	rp.flush()
+	c.Flush()
 	return hits, total, r.Err()
-}
-
-// replayer is the state of one [Replay].
-type replayer struct {
-	p       cache.Policy
-	cap     int
-	set     *residents
-	pending []cache.Event
-	victims []uint64
-	cursor  int // where the next fallback eviction looks
-}
-
-// request handles one request for h and reports whether it hit.
-func (rp *replayer) request(h uint64) bool {
-	if rp.set.has(h) {
-		rp.add(cache.Event{Op: cache.OpAccess, Hash: h})
-		return true
-	}
-	rp.add(cache.Event{Op: cache.OpInsert, Hash: h, Cost: 1})
-	if rp.makeRoom(h) {
-		rp.set.add(h)
-	}
-	return false
-}
-
-// makeRoom evicts until one more entry fits; it returns false if the policy
-// named the newcomer h itself.
-func (rp *replayer) makeRoom(h uint64) bool {
-	for rp.set.len()+1 > rp.cap {
-		rp.flush()
-		over := int64(rp.set.len() + 1 - rp.cap)
-		rp.victims = rp.p.Evict(over, rp.victims[:0])
-		freed, rejected := 0, false
-		for _, v := range rp.victims {
-			if v == h {
-				rejected = true
-			} else if rp.set.remove(v) {
-				freed++
-			}
-		}
-		if rejected {
-			return false
-		}
-		if freed == 0 {
-			rp.evictAny()
-		}
-	}
-	return true
-}
-
-// evictAny removes some resident entry the policy did not name, and tells
-// the policy.
-func (rp *replayer) evictAny() {
-	rp.cursor++
-	h := rp.set.at(rp.cursor)
-	rp.set.remove(h)
-	rp.add(cache.Event{Op: cache.OpRemove, Hash: h})
-}
-
-func (rp *replayer) add(ev cache.Event) {
-	rp.pending = append(rp.pending, ev)
-	if len(rp.pending) == maxBatch {
-		rp.flush()
-	}
-}
-
-func (rp *replayer) flush() {
-	if len(rp.pending) > 0 {
-		rp.p.Apply(rp.pending)
-		rp.pending = rp.pending[:0]
-	}
 }

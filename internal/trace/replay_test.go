@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/distcache/distcache/sdk/policy/evict"
 	"github.com/distcache/distcache/server/cache"
 )
 
@@ -59,8 +60,8 @@ func TestReplayDrivesPolicyLikeAGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.maxBatch > maxBatch {
-		t.Errorf("a batch of %d events, want at most %d", p.maxBatch, maxBatch)
+	if p.maxBatch > evict.MaxPending {
+		t.Errorf("a batch of %d events, want at most %d", p.maxBatch, evict.MaxPending)
 	}
 	if p.accesses != hits || p.inserts != total-hits {
 		t.Errorf("%d accesses, %d inserts; want %d, %d: events were lost", p.accesses, p.inserts, hits, total-hits)

@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/distcache/distcache/sdk/policy/evict"
+
 // insert stores a loaded entry (or a remembered not-found) under the
 // policy lock. The policy hears of the entry first and is then asked for
 // room, so an admission policy may name the newcomer itself as the victim:
@@ -53,118 +55,66 @@ func (g *Group) insertRecord(h uint64, r Record, epoch uint64) (bool, error) {
 	return true, nil
 }
 
-// putLocked stores e under h after making room. An entry the policy
-// refuses is dropped unless force is set: then others make room for it
-// and the policy is told of it again.
+// putLocked stores e under h after making room under the host's rules
+// ([evict.Rules]). An entry the policy refuses is dropped unless force is
+// set: then others make room for it and the policy is told of it again.
 func (g *Group) putLocked(h uint64, e *entry, force bool) {
-	g.pending = g.reads.collect(g.pending)
-	op := OpInsert
-	if g.store.peek(h) != nil {
-		op = OpUpdate
-	}
-	cost := e.cost()
-	g.pending = append(g.pending, Event{Op: op, Hash: h, Cost: cost})
-	if !g.makeRoomLocked(h, cost, force) {
-		return // not admitted
+	g.rules.AppendEvents(g.reads.collect)
+	if !g.rules.Put((*policyStore)(g), h, e.cost(), force) {
+		return // not admitted (and an old entry under h is gone)
 	}
 	if old := g.store.put(h, e); old != nil && g.expired(old) {
 		g.expirations.Add(1)
 	}
-	if len(g.pending) >= maxPending {
-		g.flushLocked()
-	}
 }
 
-// maxPending is how many events wait before they are applied even when no
-// eviction asks for them.
-const maxPending = 1024
+// policyStore is the group's store as the eviction rules see it. Its
+// methods run under the policy lock.
+type policyStore Group
 
-// makeRoomLocked evicts until an entry of cost bytes fits under h, which
-// may replace an entry already there. It returns false if the policy named
-// h itself: the newcomer is not admitted (and an old entry under h is
-// gone). With force, a refused newcomer is announced to the policy again
-// and room is made from other entries.
-func (g *Group) makeRoomLocked(h uint64, cost int64, force bool) bool {
-	refused := false
-	defer func() {
-		if refused && force {
-			g.pending = append(g.pending, Event{Op: OpInsert, Hash: h, Cost: cost})
-		}
-	}()
-	for {
-		var resident int64
-		if old := g.store.peek(h); old != nil {
-			resident = old.cost()
-		}
-		over := g.store.bytes.Load() - resident + cost - g.cfg.Capacity
-		if over <= 0 {
-			return true
-		}
-		g.flushLocked()
-		freed, rejected := g.evictLocked(over, h)
-		if rejected {
-			if !force {
-				return false
-			}
-			refused = true
-		}
-		if freed == 0 && !g.evictAnyLocked(h) {
-			return true // nothing else to evict: the entry fits alone
-		}
+var _ evict.Store = (*policyStore)(nil)
+
+func (s *policyStore) Bytes() int64 { return s.store.bytes.Load() }
+
+func (s *policyStore) Cost(h uint64) (int64, bool) {
+	if e := s.store.peek(h); e != nil {
+		return e.cost(), true
 	}
+	return 0, false
 }
 
-// evictLocked removes the victims the policy names and returns the bytes
-// freed, and whether the policy named the newcomer h. Hashes the store
-// does not hold are ignored.
-func (g *Group) evictLocked(need int64, h uint64) (freed int64, rejected bool) {
-	g.victims = g.policy.Evict(need, g.victims[:0])
-	for _, v := range g.victims {
-		if v == h {
-			rejected = true
-		}
-		if e := g.store.remove(v); e != nil {
-			freed += e.cost()
-			g.evictions.Add(1)
-		}
+func (s *policyStore) Evict(h uint64, fallback bool) (int64, bool) {
+	e := s.store.remove(h)
+	if e == nil {
+		return 0, false
 	}
-	return freed, rejected
+	s.evictions.Add(1)
+	if fallback {
+		s.fallbacks.Add(1)
+	}
+	return e.cost(), true
 }
 
-// evictAnyLocked removes some entry other than keep when the policy names
-// none the store holds, so a misbehaving policy cannot make the group
-// exceed capacity. It returns false when there is none to remove.
-func (g *Group) evictAnyLocked(keep uint64) bool {
-	h, ok := g.store.any(g.cursor, keep)
-	if !ok {
-		return false
+// Any picks the first entry of a shard, starting from a cursor that moves
+// on with every pick.
+func (s *policyStore) Any(except uint64) (uint64, bool) {
+	h, ok := s.store.any(s.cursor, except)
+	if ok {
+		s.cursor = int(h>>58+1) % numShards
 	}
-	g.cursor = int(h>>58+1) % numShards
-	g.store.remove(h)
-	g.evictions.Add(1)
-	g.fallbacks.Add(1)
-	g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
-	g.flushLocked()
-	return true
+	return h, ok
 }
 
 // flushLocked applies the pending events to the policy.
-func (g *Group) flushLocked() {
-	if len(g.pending) == 0 {
-		return
-	}
-	g.policy.Apply(g.pending)
-	clear(g.pending)
-	g.pending = g.pending[:0]
-}
+func (g *Group) flushLocked() { g.rules.Flush() }
 
 // drainLocked is called by the read buffer with the policy lock held (it
 // took it with TryLock) and a full stripe of accesses; it releases the lock.
 func (g *Group) drainLocked(hashes []uint64) {
 	for _, h := range hashes {
-		g.pending = append(g.pending, Event{Op: OpAccess, Hash: h})
+		g.rules.Access(h)
 	}
-	g.flushLocked()
+	g.rules.Flush()
 	g.pmu.Unlock()
 }
 
@@ -174,22 +124,16 @@ func (g *Group) drainLocked(hashes []uint64) {
 func (g *Group) SetPolicy(p Policy) Policy {
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
-	g.pending = g.reads.collect(g.pending)
-	g.flushLocked()
-	var batch []Event
-	g.store.each(func(e *entry) {
-		batch = append(batch, Event{Op: OpInsert, Hash: g.store.hash(e.key()), Cost: e.cost()})
+	g.rules.AppendEvents(g.reads.collect)
+	return g.rules.Replace(p, func(yield func(h uint64, cost int64)) {
+		g.store.each(func(e *entry) { yield(g.store.hash(e.key()), e.cost()) })
 	})
-	p.Apply(batch)
-	old := g.policy
-	g.policy = p
-	return old
 }
 
 // sync applies every buffered and pending event to the policy now.
 func (g *Group) sync() {
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
-	g.pending = g.reads.collect(g.pending)
-	g.flushLocked()
+	g.rules.AppendEvents(g.reads.collect)
+	g.rules.Flush()
 }

@@ -157,7 +157,7 @@ func TestHammer(t *testing.T) {
 		t.Fatalf("stats say %d bytes in %d items, store holds %d in %d", s.Bytes, s.Items, sum, items)
 	}
 	g.sync()
-	lru := g.policy.(*LRU)
+	lru := g.rules.Policy().(*LRU)
 	if lru.Len() != int(items) {
 		t.Fatalf("policy tracks %d entries, store holds %d", lru.Len(), items)
 	}

@@ -142,7 +142,7 @@ func (g *Group) removeIf(h uint64, e *entry) bool {
 	}
 	g.store.shard(h).seq.Add(1)
 	g.store.remove(h)
-	g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
+	g.rules.Removed(h)
 	g.flushLocked()
 	return true
 }

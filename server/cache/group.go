@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/distcache/distcache/sdk/policy/evict"
 )
 
 // GroupTTL passed as the ttl of [Group.Set] means "the group's ttl".
@@ -107,11 +109,9 @@ type Group struct {
 	reads     readBuffer
 	met       *groupMetrics
 
-	pmu     sync.Mutex // guards policy, pending, victims and every store write
-	policy  Policy
-	pending []Event
-	victims []uint64
-	cursor  int // where the fallback eviction looks next
+	pmu    sync.Mutex   // guards rules, cursor and every store write
+	rules  *evict.Rules // the policy, and its pending events
+	cursor int          // where the fallback eviction looks next
 
 	misses, negHits, loads, loadErrors atomic.Int64
 	hotHits, peerFetches, peerErrors   atomic.Int64
@@ -174,7 +174,7 @@ func NewGroup(cfg Config, opts ...Option) (*Group, error) {
 		now:       o.now,
 		tracer:    o.tracer.Tracer("github.com/distcache/distcache/server/cache"),
 		store:     newStore(),
-		policy:    cfg.Policy,
+		rules:     evict.New(cfg.Policy, cfg.Capacity),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -523,7 +523,7 @@ func (g *Group) Purge() int64 {
 	}
 	for _, h := range hashes {
 		if g.store.remove(h) != nil {
-			g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
+			g.rules.Removed(h)
 		}
 	}
 	g.flushLocked()

@@ -289,7 +289,7 @@ func TestPurge(t *testing.T) {
 	if s := g.Stats(); s.Items != 0 || s.Bytes != 0 {
 		t.Fatalf("after Purge: %+v", s)
 	}
-	if lru := g.policy.(*LRU); lru.Len() != 0 {
+	if lru := g.rules.Policy().(*LRU); lru.Len() != 0 {
 		t.Fatalf("policy still tracks %d entries after Purge", lru.Len())
 	}
 }

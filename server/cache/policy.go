@@ -1,44 +1,40 @@
 package cache
 
-// Op is the kind of a policy [Event].
-type Op uint8
+import "github.com/distcache/distcache/sdk/policy"
 
-// The policy events. The values are part of the plugin ABI: do not renumber.
+// Op is the kind of a policy [Event]. It is the plugin ABI's op, defined
+// once in the guest SDK ([policy.Op]), so host and guest cannot disagree.
+type Op = policy.Op
+
+// The policy events, the ABI's op codes.
 const (
 	// OpAccess: a resident entry was read. Cost is zero.
-	OpAccess Op = 1
+	OpAccess = policy.OpAccess
 	// OpInsert: an entry was added with Cost bytes.
-	OpInsert Op = 2
+	OpInsert = policy.OpInsert
 	// OpUpdate: a resident entry's value was replaced; Cost is its new size.
-	OpUpdate Op = 3
+	OpUpdate = policy.OpUpdate
 	// OpRemove: an entry was deleted, expired or purged (not evicted by the
 	// policy's own choice).
-	OpRemove Op = 4
+	OpRemove = policy.OpRemove
 )
 
 // Event is one thing that happened to an entry, named by its 64-bit key
-// hash.
-type Event struct {
-	Op   Op
-	Hash uint64
-	Cost int64
-}
+// hash: the guest SDK's [policy.Event].
+type Event = policy.Event
 
-// Policy decides which entries to evict. The group calls it under its
-// policy lock, so an implementation need not be safe for concurrent use.
+// Policy decides which entries to evict: the guest SDK's [policy.Policy],
+// which native policies and plugin instances both implement. The group
+// calls it under its policy lock, following the host's rules
+// ([evict.Rules]), so an implementation need not be safe for concurrent
+// use.
 //
 // Victims are advice: the group ignores hashes it does not hold, and when a
 // policy names too few it evicts others itself, so a group never exceeds its
 // capacity whatever the policy does.
-type Policy interface {
-	// Apply records a batch of events, oldest first. The group owns events;
-	// the policy must not keep the slice.
-	Apply(events []Event)
-	// Evict names entries to evict so that at least need bytes are freed,
-	// appending their hashes to dst and returning it. The policy forgets the
-	// entries it names.
-	Evict(need int64, dst []uint64) []uint64
-}
+//
+// [evict.Rules]: https://pkg.go.dev/github.com/distcache/distcache/sdk/policy/evict#Rules
+type Policy = policy.Policy
 
 // PolicyName is implemented by policies that can say what they are, for
 // stats.

@@ -25,7 +25,7 @@ func (g *Group) commit(ctx context.Context, r Record) error {
 		g.store.shard(h).seq.Add(1)
 		if e := g.store.peek(h); e != nil && e.key() == r.Key {
 			g.store.remove(h)
-			g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
+			g.rules.Removed(h)
 			g.flushLocked()
 		}
 		g.pmu.Unlock()

@@ -71,7 +71,7 @@ func (g *Group) Stats() Stats {
 func (g *Group) policyName() string {
 	g.pmu.Lock()
 	defer g.pmu.Unlock()
-	if n, ok := g.policy.(PolicyName); ok {
+	if n, ok := g.rules.Policy().(PolicyName); ok {
 		return n.Name()
 	}
 	return "custom"

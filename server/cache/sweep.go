@@ -41,7 +41,7 @@ func (g *Group) Sweep() int {
 		// Recheck: a Set may have replaced the entry since the scan.
 		if e := g.store.peek(h); e != nil && e.expired(now) {
 			g.store.remove(h)
-			g.pending = append(g.pending, Event{Op: OpRemove, Hash: h})
+			g.rules.Removed(h)
 			n++
 		}
 	}

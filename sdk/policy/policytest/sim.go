@@ -5,14 +5,12 @@ package policytest
 
 import (
 	"github.com/distcache/distcache/sdk/policy"
+	"github.com/distcache/distcache/sdk/policy/evict"
 )
 
-// maxPending is how many events a group buffers before it applies them
-// even when no eviction asks for them (as server/cache does).
-const maxPending = 1024
-
 // Sim is a cache of capacity bytes that holds only hashes and costs and
-// asks a policy what to evict, following the host's protocol: events are
+// asks a policy what to evict under the host's own rules ([evict.Rules],
+// which the node's groups and the replay tool use too): events are
 // buffered and applied in order before every eviction; a newcomer is
 // announced as an insert before the policy is asked for room; a policy
 // that names the newcomer refuses it; and when a policy names nothing the
@@ -20,13 +18,7 @@ const maxPending = 1024
 // fallback. The zero value is not ready; use [NewSim]. Not safe for
 // concurrent use.
 type Sim struct {
-	p        policy.Policy
-	capacity int64
-	resident map[uint64]int64
-	bytes    int64
-	pending  []policy.Event
-	victims  []uint64
-	stats    Stats
+	c *evict.Cache
 }
 
 // Stats counts what a [Sim] did.
@@ -57,142 +49,40 @@ func (s Stats) HitRatio() float64 {
 
 // NewSim returns an empty Sim of capacity bytes driving p.
 func NewSim(p policy.Policy, capacity int64) *Sim {
-	return &Sim{p: p, capacity: capacity, resident: make(map[uint64]int64)}
+	return &Sim{c: evict.NewCache(p, capacity, 0)}
 }
 
 // Stats returns the counts so far.
-func (s *Sim) Stats() Stats { return s.stats }
+func (s *Sim) Stats() Stats {
+	r := s.c.Rules().Stats()
+	return Stats{
+		Hits: s.c.Hits(), Misses: s.c.Misses(),
+		Evictions: r.Evictions, Rejections: r.Rejections, Fallbacks: r.Fallbacks,
+		Unknown: r.Unknown, Short: r.Short,
+	}
+}
 
 // Len returns the number of resident entries.
-func (s *Sim) Len() int { return len(s.resident) }
+func (s *Sim) Len() int { return s.c.Residents().Len() }
 
 // Bytes returns the sum of the resident entries' costs.
-func (s *Sim) Bytes() int64 { return s.bytes }
+func (s *Sim) Bytes() int64 { return s.c.Residents().Bytes() }
 
 // Contains reports whether h is resident.
-func (s *Sim) Contains(h uint64) bool {
-	_, ok := s.resident[h]
-	return ok
-}
+func (s *Sim) Contains(h uint64) bool { return s.c.Residents().Contains(h) }
 
 // Get is a read through the cache: a hit records an access; a miss loads
 // the entry with cost bytes and stores it, as a group does. It reports
 // whether it was a hit.
-func (s *Sim) Get(h uint64, cost int64) bool {
-	if _, ok := s.resident[h]; ok {
-		s.stats.Hits++
-		s.add(policy.Event{Op: policy.OpAccess, Hash: h})
-		return true
-	}
-	s.stats.Misses++
-	s.Set(h, cost)
-	return false
-}
+func (s *Sim) Get(h uint64, cost int64) bool { return s.c.Get(h, cost) }
 
 // Set stores h with cost bytes, replacing a resident entry. It reports
 // whether the entry was admitted. An entry larger than the capacity is
 // refused without telling the policy, as a group does.
-func (s *Sim) Set(h uint64, cost int64) bool {
-	if cost > s.capacity {
-		return false
-	}
-	op := policy.OpInsert
-	old, replacing := s.resident[h]
-	if replacing {
-		op = policy.OpUpdate
-	}
-	s.add(policy.Event{Op: op, Hash: h, Cost: cost})
-	if !s.makeRoom(h, cost) {
-		s.stats.Rejections++
-		return false
-	}
-	s.bytes += cost - old
-	s.resident[h] = cost
-	return true
-}
+func (s *Sim) Set(h uint64, cost int64) bool { return s.c.Set(h, cost, false) }
 
 // Remove deletes h, as a Delete or an expiry does, and tells the policy.
-func (s *Sim) Remove(h uint64) {
-	cost, ok := s.resident[h]
-	if !ok {
-		return
-	}
-	delete(s.resident, h)
-	s.bytes -= cost
-	s.add(policy.Event{Op: policy.OpRemove, Hash: h})
-}
+func (s *Sim) Remove(h uint64) { s.c.Remove(h) }
 
 // Flush applies the buffered events now.
-func (s *Sim) Flush() {
-	if len(s.pending) > 0 {
-		s.p.Apply(s.pending)
-		s.pending = s.pending[:0]
-	}
-}
-
-func (s *Sim) add(ev policy.Event) {
-	s.pending = append(s.pending, ev)
-	if len(s.pending) >= maxPending {
-		s.Flush()
-	}
-}
-
-// makeRoom evicts until cost bytes fit under h. It returns false if the
-// policy named h itself.
-func (s *Sim) makeRoom(h uint64, cost int64) bool {
-	for {
-		over := s.bytes - s.resident[h] + cost - s.capacity
-		if over <= 0 {
-			return true
-		}
-		s.Flush()
-		s.victims = s.p.Evict(over, s.victims[:0])
-		freed, rejected := int64(0), false
-		for _, v := range s.victims {
-			if v == h {
-				rejected = true
-			}
-			c, ok := s.resident[v]
-			if !ok {
-				if v != h {
-					s.stats.Unknown++
-				}
-				continue
-			}
-			delete(s.resident, v)
-			s.bytes -= c
-			freed += c
-			s.stats.Evictions++
-		}
-		if rejected {
-			return false
-		}
-		if freed < over {
-			s.stats.Short++
-		}
-		if freed == 0 {
-			s.evictAny(h)
-		}
-	}
-}
-
-// evictAny evicts the resident entry with the smallest hash other than
-// except (deterministic, unlike map order) and tells the policy.
-func (s *Sim) evictAny(except uint64) {
-	var pick uint64
-	found := false
-	for h := range s.resident {
-		if h != except && (!found || h < pick) {
-			pick, found = h, true
-		}
-	}
-	if !found {
-		pick, found = except, s.Contains(except)
-	}
-	if !found {
-		return
-	}
-	s.stats.Fallbacks++
-	s.Remove(pick)
-	s.Flush()
-}
+func (s *Sim) Flush() { s.c.Flush() }
