@@ -94,3 +94,6 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 
 // Free implements [experimental.LinearMemory].
 func (m *sliceMemory) Free() { m.buf = nil }
+
+// wasmPageSize is the size of a WebAssembly memory page.
+const wasmPageSize = 64 << 10

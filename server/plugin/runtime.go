@@ -276,6 +276,14 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modul
 // goes to the log. The instance holds a reference on m: end it with
 // [Module.drop], once.
 func (m *Module) instantiate(ctx context.Context, limit int64) (api.Module, error) {
+	// wazero asks the allocator for the module's initial memory and fails
+	// on the nil a capped allocator returns past its cap (it panics), so a
+	// module whose memory starts above the cap is refused here.
+	if mem, ok := m.compiled.ExportedMemories()["memory"]; ok {
+		if start := uint64(mem.Min()) * wasmPageSize; start > uint64(limit) {
+			return nil, fmt.Errorf("its memory starts at %d pages (%d MiB), over this instance's cap of %d MiB", mem.Min(), start>>20, limit>>20)
+		}
+	}
 	if !m.acquire() {
 		return nil, errModuleClosed
 	}

@@ -40,7 +40,10 @@ func tinyPolicy() []byte { return dataPolicy(0) }
 
 // dataPolicy is tinyPolicy with a data segment of n bytes: a module that
 // compiles as fast but weighs n bytes in memory, and n more per instance.
-func dataPolicy(n int) []byte {
+func dataPolicy(n int) []byte { return policyModule(n, 1+(n+65535)/65536) }
+
+// policyModule is dataPolicy with a memory that starts at pages pages.
+func policyModule(n, pages int) []byte {
 	const (
 		typeFunc = 0x60
 		i32, i64 = 0x7f, 0x7e
@@ -54,7 +57,6 @@ func dataPolicy(n int) []byte {
 		typeFunc, 3, i32, i64, i32, 1, i32, // (i32, i64, i32) -> i32
 	})
 	b = section(b, 3, []byte{3, 0, 1, 2}) // functions of types 0, 1, 2
-	pages := 1 + (n+65535)/65536
 	b = section(b, 5, uleb([]byte{1, 0}, uint64(pages))) // one memory
 	exports := []byte{4}
 	for i, name := range []string{exportABIVersion, exportPolicyInit, exportPolicyUpdate} {
