@@ -56,7 +56,7 @@ func policyModule(n, pages int) []byte {
 		typeFunc, 2, i64, i32, 1, i32, // (i64, i32) -> i32
 		typeFunc, 3, i32, i64, i32, 1, i32, // (i32, i64, i32) -> i32
 	})
-	b = section(b, 3, []byte{3, 0, 1, 2}) // functions of types 0, 1, 2
+	b = section(b, 3, []byte{3, 0, 1, 2})                // functions of types 0, 1, 2
 	b = section(b, 5, uleb([]byte{1, 0}, uint64(pages))) // one memory
 	exports := []byte{4}
 	for i, name := range []string{exportABIVersion, exportPolicyInit, exportPolicyUpdate} {
