@@ -8,11 +8,25 @@ import (
 // LFU evicts the least frequently used entries first, breaking ties by
 // least recent use, in O(1) per event: entries of equal frequency share a
 // bucket, and buckets are linked in ascending frequency. An insert counts
-// one use and every access or update one more; counts never age. Evict
-// takes entries until their costs cover the bytes needed, sparing the
-// newcomer (an insert that was the latest event) unless nothing else is
-// left, so that a newcomer is not refused just for being new. The zero value is not ready; use [NewLFU]. Not safe
-// for concurrent use.
+// one use and every access or update one more.
+//
+// Counts age as in TinyLFU (Einziger, Friedman and Manes, 2017), whose
+// sketch is reset the same way: after 10 uses per entry tracked (10 ×
+// [LFU.Len] accesses, inserts and updates) every count is halved, rounded
+// down. Old popularity so fades, and a working set that has moved on is
+// evicted within a few such periods, where counts that never aged would
+// keep it resident for good and let the new working set's entries evict
+// each other (an LFU without aging hit 0.66% of an LRU-friendly trace
+// that LRU hits 33.3% of). Halving keeps the order of the counts; buckets
+// whose counts become equal are merged, the entries of the formerly lower
+// one first to go. Entries halved to 0 rank below newcomers. A halving
+// moves the entries of the merged buckets, at most every entry, once per
+// 10 uses per entry: O(1) per event amortized.
+//
+// Evict takes entries until their costs cover the bytes needed, sparing
+// the newcomer (an insert that was the latest event) unless nothing else
+// is left, so that a newcomer is not refused just for being new. The zero
+// value is not ready; use [NewLFU]. Not safe for concurrent use.
 type LFU struct {
 	a       hashlist.Arena // a node's tag is the index of its bucket
 	buckets []bucket       // buckets[0] is unused: index 0 means none
@@ -20,9 +34,15 @@ type LFU struct {
 	lowest  uint32         // the bucket of the lowest frequency, or 0
 	newest  uint64         // the hash of the latest insert
 	fresh   bool           // whether the latest event was that insert
+	uses    uint64         // uses counted since the last halving
 }
 
-// bucket holds the entries used freq times, newest most recently used.
+// agingPeriod is how many uses per entry tracked pass between halvings of
+// the counts: TinyLFU's sample of 10 × the entries.
+const agingPeriod = 10
+
+// bucket holds the entries whose count is freq, newest most recently
+// used.
 type bucket struct {
 	freq          uint64
 	items         hashlist.List
@@ -44,21 +64,26 @@ func (p *LFU) Apply(events []policy.Event) {
 		r, ok := p.a.Lookup(ev.Hash)
 		switch ev.Op {
 		case policy.OpAccess:
-			if ok {
-				p.touch(r)
+			if !ok {
+				continue
 			}
+			p.touch(r)
 		case policy.OpInsert, policy.OpUpdate:
 			if ok {
 				p.buckets[p.a.Tag(r)].items.SetCost(&p.a, r, ev.Cost)
 				p.touch(r)
-				continue
+			} else {
+				p.insert(ev.Hash, ev.Cost)
 			}
-			p.insert(ev.Hash, ev.Cost)
 		case policy.OpRemove:
 			if ok {
 				p.unlink(r)
 				p.a.Delete(r)
 			}
+			continue
+		}
+		if p.uses++; p.uses >= agingPeriod*uint64(p.a.Len()) {
+			p.halve()
 		}
 	}
 }
@@ -97,9 +122,12 @@ func (p *LFU) victim() hashlist.Ref {
 }
 
 func (p *LFU) insert(h uint64, cost int64) {
-	b := p.lowest
+	lower, b := uint32(0), p.lowest
+	if b != 0 && p.buckets[b].freq == 0 { // halved to 0: below newcomers
+		lower, b = b, p.buckets[b].higher
+	}
 	if b == 0 || p.buckets[b].freq != 1 {
-		b = p.newBucket(1, 0, p.lowest)
+		b = p.newBucket(1, lower, b)
 	}
 	p.buckets[b].items.PushNewest(&p.a, p.a.Add(h, cost, b))
 	p.newest, p.fresh = h, true
@@ -121,9 +149,13 @@ func (p *LFU) touch(r hashlist.Ref) {
 func (p *LFU) unlink(r hashlist.Ref) {
 	b := p.a.Tag(r)
 	p.buckets[b].items.Remove(&p.a, r)
-	if p.buckets[b].items.Len() > 0 {
-		return
+	if p.buckets[b].items.Len() == 0 {
+		p.drop(b)
 	}
+}
+
+// drop unlinks empty bucket b from the others and keeps it for reuse.
+func (p *LFU) drop(b uint32) {
 	lo, hi := p.buckets[b].lower, p.buckets[b].higher
 	if lo != 0 {
 		p.buckets[lo].higher = hi
@@ -135,6 +167,28 @@ func (p *LFU) unlink(r hashlist.Ref) {
 	}
 	p.buckets[b] = bucket{}
 	p.spare = append(p.spare, b)
+}
+
+// halve halves every count, rounded down, merging each bucket into the
+// one below when their counts become equal: the lower one's entries stay
+// first to go, and the merged one's follow in their order.
+func (p *LFU) halve() {
+	p.uses = 0
+	for b := p.lowest; b != 0; {
+		next := p.buckets[b].higher
+		f := p.buckets[b].freq >> 1
+		p.buckets[b].freq = f
+		if lo := p.buckets[b].lower; lo != 0 && p.buckets[lo].freq == f {
+			items := &p.buckets[b].items
+			for r := items.Oldest(); r != hashlist.Nil; r = items.Oldest() {
+				items.Remove(&p.a, r)
+				p.a.SetTag(r, lo)
+				p.buckets[lo].items.PushNewest(&p.a, r)
+			}
+			p.drop(b)
+		}
+		b = next
+	}
 }
 
 // newBucket links an empty bucket of frequency freq between lower and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -78,5 +79,149 @@ func TestLFUBucketsReused(t *testing.T) {
 func TestLFUProtocol(t *testing.T) {
 	if err := policytest.Check(policy.New); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLFUFollowsAShift: after a hot set A has been read many times, a
+// hot set B of the same size replaces it. Counts that never aged would
+// keep A resident for good and B's newcomers would evict each other; aged,
+// A's counts fade, and B's hit ratio approaches LRU's.
+func TestLFUFollowsAShift(t *testing.T) {
+	const capacity, hot = 1_000, 1_000
+	r := rand.New(rand.NewPCG(3, 4))
+	var keys []uint64
+	for range 100_000 {
+		keys = append(keys, r.Uint64N(hot)) // A: 0..999
+	}
+	phase1 := len(keys)
+	for range 300_000 {
+		keys = append(keys, 1<<32+r.Uint64N(hot)) // B
+	}
+	s := policytest.NewSim(policy.New(capacity), capacity)
+	for _, k := range keys[:phase1] {
+		s.Get(k, 1)
+	}
+	before := s.Stats().Hits
+	for _, k := range keys[phase1:] {
+		s.Get(k, 1)
+	}
+	n := float64(len(keys) - phase1)
+	lfu := float64(s.Stats().Hits-before) / n
+	lru := float64(policytest.LRU(keys, capacity)-policytest.LRU(keys[:phase1], capacity)) / n
+	t.Logf("hit ratio after the shift: lfu %.4f, lru %.4f", lfu, lru)
+	if lfu < 0.8*lru {
+		t.Errorf("hit ratio after the shift %.4f, want at least 0.8 × LRU's %.4f", lfu, lru)
+	}
+}
+
+// checkBuckets fails t unless p's buckets are linked both ways in
+// strictly ascending counts and hold, tagged with their index, every
+// entry p tracks.
+func checkBuckets(t *testing.T, p *LFU) {
+	t.Helper()
+	n, prev := 0, uint32(0)
+	for b := p.lowest; b != 0; prev, b = b, p.buckets[b].higher {
+		if p.buckets[b].lower != prev || prev != 0 && p.buckets[prev].freq >= p.buckets[b].freq {
+			t.Fatalf("bucket %d (count %d) after %d: links or order broken", b, p.buckets[b].freq, prev)
+		}
+		for r := p.buckets[b].items.Oldest(); r != 0; r = p.a.Newer(r) {
+			if p.a.Tag(r) != b {
+				t.Fatalf("entry %d in bucket %d tagged %d", p.a.Hash(r), b, p.a.Tag(r))
+			}
+			n++
+		}
+	}
+	if n != p.Len() {
+		t.Fatalf("buckets hold %d entries, Len says %d", n, p.Len())
+	}
+}
+
+// count returns h's count.
+func count(p *LFU, h uint64) uint64 {
+	r, ok := p.a.Lookup(h)
+	if !ok {
+		return 0
+	}
+	return p.buckets[p.a.Tag(r)].freq
+}
+
+// TestLFUHalves: every 10 uses per entry, counts are halved.
+func TestLFUHalves(t *testing.T) {
+	p := NewLFU()
+	p.Apply([]policy.Event{ins(1, 1), ins(2, 1)})
+	p.Apply(accs(1, 17)) // 19 uses of 20
+	if c1, c2 := count(p, 1), count(p, 2); c1 != 18 || c2 != 1 {
+		t.Fatalf("counts %d and %d before the halving, want 18 and 1", c1, c2)
+	}
+	p.Apply([]policy.Event{acc(2)}) // the 20th: 18 and 2 halve
+	if c1, c2 := count(p, 1), count(p, 2); c1 != 9 || c2 != 1 {
+		t.Errorf("counts %d and %d after the halving, want 9 and 1", c1, c2)
+	}
+	checkBuckets(t, p)
+}
+
+// TestLFUHalvingMerges: counts halved to the same value share a bucket,
+// the formerly less used first to go, and counts halved to 0 rank below
+// newcomers.
+func TestLFUHalvingMerges(t *testing.T) {
+	p := NewLFU()
+	p.Apply(append([]policy.Event{ins(1, 1), acc(1), acc(1), ins(2, 1), acc(2), ins(3, 1)}, ins(4, 1)))
+	p.Apply([]policy.Event{acc(4), acc(4), acc(4)})
+	// counts: 1 has 3, 2 has 2, 3 has 1, 4 has 4
+	p.halve()
+	checkBuckets(t, p)
+	for h, want := range map[uint64]uint64{1: 1, 2: 1, 3: 0, 4: 2} {
+		if got := count(p, h); got != want {
+			t.Errorf("%d's count %d after halving, want %d", h, got, want)
+		}
+	}
+	p.Apply([]policy.Event{ins(5, 1)})
+	checkBuckets(t, p)
+	if got := p.Evict(5, nil); !slices.Equal(got, []uint64{3, 2, 1, 4, 5}) {
+		t.Errorf("victims %v, want [3 2 1 4 5]", got)
+	}
+}
+
+// accs returns n accesses of h.
+func accs(h uint64, n int) []policy.Event {
+	var out []policy.Event
+	for range n {
+		out = append(out, acc(h))
+	}
+	return out
+}
+
+// TestLFUBucketsStayOrdered drives random events through many halvings
+// and checks the buckets after every batch.
+func TestLFUBucketsStayOrdered(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	p := NewLFU()
+	halvings := 0
+	for range 5_000 {
+		var batch []policy.Event
+		for range 10 {
+			h := r.Uint64N(50)
+			switch n := r.IntN(10); {
+			case n < 6:
+				batch = append(batch, acc(h))
+			case n < 9:
+				batch = append(batch, ins(h, 1+r.Int64N(9)))
+			default:
+				batch = append(batch, rem(h))
+			}
+		}
+		before := p.uses
+		p.Apply(batch)
+		if p.uses < before {
+			halvings++
+		}
+		checkBuckets(t, p)
+		if r.IntN(10) == 0 {
+			p.Evict(1+r.Int64N(20), nil)
+			checkBuckets(t, p)
+		}
+	}
+	if halvings < 10 {
+		t.Errorf("%d halvings, want many", halvings)
 	}
 }
