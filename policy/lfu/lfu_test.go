@@ -115,14 +115,30 @@ func TestLFUFollowsAShift(t *testing.T) {
 }
 
 // checkBuckets fails t unless p's buckets are linked both ways in
-// strictly ascending counts and hold, tagged with their index, every
-// entry p tracks.
+// ascending counts and hold, tagged with their index, every entry p
+// tracks. Two neighbours may have equal counts only while a merge is under
+// way, and never three.
 func checkBuckets(t *testing.T, p *LFU) {
 	t.Helper()
-	n, prev := 0, uint32(0)
+	n, prev, twins := 0, uint32(0), 0
 	for b := p.lowest; b != 0; prev, b = b, p.buckets[b].higher {
-		if p.buckets[b].lower != prev || prev != 0 && p.buckets[prev].freq >= p.buckets[b].freq {
-			t.Fatalf("bucket %d (count %d) after %d: links or order broken", b, p.buckets[b].freq, prev)
+		if p.buckets[b].lower != prev {
+			t.Fatalf("bucket %d links back to %d, want %d", b, p.buckets[b].lower, prev)
+		}
+		if prev != 0 {
+			switch lo, f := p.buckets[prev].freq, p.buckets[b].freq; {
+			case lo > f:
+				t.Fatalf("bucket %d (count %d) above one of count %d", b, f, lo)
+			case lo == f && (p.merging == 0 || twins > 0):
+				t.Fatalf("bucket %d (count %d) equal to the one below, merging %d, %d twins in a row", b, f, p.merging, twins+1)
+			case lo == f:
+				twins++
+			default:
+				twins = 0
+			}
+		}
+		if p.buckets[b].items.Len() == 0 {
+			t.Fatalf("bucket %d is empty", b)
 		}
 		for r := p.buckets[b].items.Oldest(); r != 0; r = p.a.Newer(r) {
 			if p.a.Tag(r) != b {
@@ -180,6 +196,52 @@ func TestLFUHalvingMerges(t *testing.T) {
 	if got := p.Evict(5, nil); !slices.Equal(got, []uint64{3, 2, 1, 4, 5}) {
 		t.Errorf("victims %v, want [3 2 1 4 5]", got)
 	}
+}
+
+// TestLFUMergesGradually: after a halving, twins are merged a few entries
+// per use, and meanwhile uses and evictions keep the merged order.
+func TestLFUMergesGradually(t *testing.T) {
+	p := NewLFU()
+	var evs []policy.Event
+	for h := range uint64(100) { // 0..49 have count 2, 50..99 count 3
+		evs = append(evs, ins(h, 1), acc(h))
+		if h >= 50 {
+			evs = append(evs, acc(h))
+		}
+	}
+	p.Apply(evs)
+	p.halve() // all 100 now count 1, in twins
+	checkBuckets(t, p)
+	p.Apply([]policy.Event{acc(99)}) // to count 2: a new bucket above the twins
+	checkBuckets(t, p)
+	if p.merging == 0 {
+		t.Fatal("merge done after one use; want it gradual")
+	}
+	if got := p.Evict(2, nil); !slices.Equal(got, []uint64{0, 1}) {
+		t.Errorf("victims %v during the merge, want [0 1]", got)
+	}
+	for range 30 {
+		p.Apply([]policy.Event{acc(98), acc(97)})
+		checkBuckets(t, p)
+	}
+	if p.merging != 0 {
+		t.Fatal("merge not done after 60 uses")
+	}
+	// Count 1: the twins merged, in order; 99 has 2; 98 and 97 have 31,
+	// 97 used last.
+	want := append(seq(2, 96), 99, 98, 97)
+	if got := p.Evict(int64(len(want)), nil); !slices.Equal(got, want) {
+		t.Errorf("victims %v after the merge, want %v", got, want)
+	}
+}
+
+// seq returns the keys from..to, inclusive.
+func seq(from, to uint64) []uint64 {
+	var out []uint64
+	for h := from; h <= to; h++ {
+		out = append(out, h)
+	}
+	return out
 }
 
 // accs returns n accesses of h.
