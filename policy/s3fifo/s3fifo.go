@@ -44,8 +44,11 @@ const (
 // rounded down), M's (the rest), G's bound (M's share) and the queues'
 // sizes are sums of costs, and a ghost keeps the cost its entry had. With
 // unit costs these are the entry counts of the paper. Evict runs the
-// paper's EVICT until the costs named add up to the bytes needed. An
-// update is a use. The zero value is not ready; use [NewS3FIFO]. Not safe
+// paper's EVICT until the costs named add up to the bytes needed. Every
+// time M puts an entry back costs the entry a use it had, and every move
+// from S to M empties S of an entry, so an eviction is O(1) amortized,
+// though one may go round M three times, as in the paper. An update is a
+// use. The zero value is not ready; use [NewS3FIFO]. Not safe
 // for concurrent use.
 type S3FIFO struct {
 	a          hashlist.Arena

@@ -24,8 +24,10 @@ import (
 // entries, the pair makes the same decisions as the paper's SIEVE of c
 // entries (policytest.SIEVE).
 //
-// Evict takes entries until their costs cover the bytes needed. An update
-// is a use. A removed entry under the hand moves the hand one entry
+// Evict takes entries until their costs cover the bytes needed. Every
+// entry the hand passes over was used since the hand last passed it, so
+// an eviction is O(1) amortized, though one may pass over every entry, as
+// in the paper. An update is a use. A removed entry under the hand moves the hand one entry
 // towards the head. The zero value is not ready; use [NewSIEVE]. Not safe
 // for concurrent use.
 type SIEVE struct {

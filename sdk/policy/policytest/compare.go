@@ -72,7 +72,9 @@ func ratio(n, total int) float64 {
 
 // Trace is a named sequence of keys to compare policies on.
 type Trace struct {
+	// Name says what the trace is, such as "zipf".
 	Name string
+	// Keys are the requests in order; [Compare] uses each as a hash.
 	Keys []uint64
 }
 
