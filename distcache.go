@@ -77,8 +77,9 @@ type Group struct {
 	// LoadTimeout bounds one Getter call; 0 means 10s.
 	LoadTimeout time.Duration
 	// Policy names the eviction policy: a built-in policy plugin ("lru",
-	// "wtinylfu", "arc", "lfu", "fifo") or one in PluginsDir; "" means
-	// "lru". Until the plugin is compiled the node's native LRU serves.
+	// "wtinylfu", "arc", "s3fifo", "sieve", "lfu", "fifo") or one in
+	// PluginsDir; "" means "lru". Until the plugin is compiled the node's
+	// native LRU serves.
 	Policy string
 	// Getter loads misses; nil means the group holds only what is Set.
 	Getter Getter

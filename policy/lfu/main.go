@@ -1,5 +1,6 @@
-// Command lfu is the least-frequently-used eviction policy as a distcache
-// plugin. Build it with
+// Command lfu is the least-frequently-used eviction policy, with counts
+// that age (halved every 10 uses per entry), as a distcache plugin. Build
+// it with
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugins/lfu.wasm ./policy/lfu
 package main

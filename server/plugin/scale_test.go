@@ -10,7 +10,7 @@ import (
 )
 
 // shippedPolicies are the Go policies the repository ships, by package.
-var shippedPolicies = []string{"policy/lru", "policy/wtinylfu", "policy/arc", "policy/lfu", "policy/fifo"}
+var shippedPolicies = []string{"policy/lru", "policy/wtinylfu", "policy/arc", "policy/lfu", "policy/fifo", "policy/sieve", "policy/s3fifo"}
 
 // fillResult is what [fillPolicy] measured.
 type fillResult struct {

@@ -1,6 +1,13 @@
 // Package policytest drives a [policy.Policy] natively the way a distcache
 // group does, so a plugin's algorithm can be tested and measured with go
 // test before it is built to WebAssembly.
+//
+// [Sim] is the cache that drives a policy; [Check] runs random workloads
+// through one and reports every way it broke the protocol; [Compare]
+// replays a trace through one and through a [Reference], a textbook
+// simulation of an algorithm as published ([LRU], [FIFO], [CLOCK],
+// [SIEVE], [S3FIFO]), and reports whether their hits differ. [Traces]
+// gives traces to compare on.
 package policytest
 
 import (
