@@ -102,7 +102,7 @@ func init() {
 	commands["plugins"] = &command{usage: "", help: "list the plugin modules the node has loaded and the groups they serve", run: runPlugins}
 	commands["policy"] = &command{usage: "GROUP [POLICY]", help: "print GROUP's eviction policy, or switch it to POLICY (needs the admin token)", minArgs: 1, maxArgs: 2, run: runPolicy,
 		flags: func(fs *flag.FlagSet, o *opts) {
-			fs.BoolVar(&o.all, "all", false, "every member of the cluster, not only the node reached")
+			fs.BoolVar(&o.all, "all", false, "every member of the cluster, not only the node reached (a switch goes through the node reached, which asks the others)")
 		}}
 	commands["watch"] = &command{usage: "[GROUP]", help: "print one node's counters every --interval, like redis-cli --stat; Ctrl-C stops", maxArgs: 1, run: runWatch,
 		flags: func(fs *flag.FlagSet, o *opts) {

@@ -268,14 +268,14 @@ func TestAdminCommands(t *testing.T) {
 	if !strings.HasPrefix(out, "NAME  ") || !strings.Contains(out, "ORIGIN") {
 		t.Errorf("plugins:\n%s", out)
 	}
-	for _, want := range []string{"fifo  policy  file"} {
+	for _, want := range []string{"fifo  policy  file    serving", "STATE", "FAILURES", "LAST FAILURE"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plugins has no line with %q:\n%s", want, out)
 		}
 	}
 	var lp struct {
 		Plugins []struct {
-			Name, Kind, Sha256, Origin, File string
+			Name, Kind, Sha256, Origin, File, State string
 		}
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, cli.ExitOK, addr, nil, "plugins", "-o", "json")), &lp); err != nil {
@@ -288,7 +288,7 @@ func TestAdminCommands(t *testing.T) {
 		}
 	}
 	if p := lp.Plugins[fifo]; p.Name != "fifo" || p.Kind != "PLUGIN_KIND_POLICY" || len(p.Sha256) != 64 ||
-		p.Origin != "PLUGIN_ORIGIN_FILE" || p.File != filepath.Join(plugins, "fifo.wasm") {
+		p.Origin != "PLUGIN_ORIGIN_FILE" || p.File != filepath.Join(plugins, "fifo.wasm") || p.State != "PLUGIN_STATE_SERVING" {
 		t.Errorf("plugins -o json = %+v, want fifo from its file", lp)
 	}
 
@@ -351,9 +351,16 @@ func TestCluster(t *testing.T) {
 		peers = append(peers, fmt.Sprintf("n%d=%s", i, ln.Addr()))
 	}
 	db := filepath.Join(t.TempDir(), "shared.db")
+	plugins := filepath.Join(t.TempDir(), "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "fifo.wasm"), wasm.Bytes(t, "policy/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var addrs []string
 	for i, ln := range lns {
-		cfg := node.Config{DBPath: db, AdminToken: "tok"}
+		cfg := node.Config{DBPath: db, AdminToken: "tok", PluginsDir: plugins}
 		cfg.Cluster.NodeID = fmt.Sprintf("n%d", i)
 		cfg.Cluster.Advertise = ln.Addr().String()
 		cfg.Cluster.Peers = peers
@@ -425,6 +432,25 @@ func TestCluster(t *testing.T) {
 	if !slices.Equal(nodes, []string{"n0", "n1", "n2"}) {
 		t.Errorf("policy --all nodes = %v", nodes)
 	}
+
+	// A switch with --all goes through the node reached, which switches
+	// every member and answers for each.
+	for _, ad := range addrs {
+		waitFor(t, func() bool {
+			_, out, _ := run(t, ad, nil, "plugins")
+			return strings.Contains(out, "fifo")
+		})
+	}
+	out = mustRun(t, cli.ExitOK, a, nil, "policy", "default", "fifo", "--all", "--admin-token", "tok")
+	if !strings.HasPrefix(out, "NODE  POLICY\n") || strings.Count(out, "fifo (wasm") != 3 {
+		t.Errorf("policy default fifo --all:\n%s", out)
+	}
+	for _, ad := range addrs {
+		if got := mustRun(t, cli.ExitOK, ad, nil, "policy", "default"); !strings.HasPrefix(got, "fifo (wasm") {
+			t.Errorf("policy default on %s after --all = %q", ad, got)
+		}
+	}
+	mustRun(t, cli.ExitDenied, a, nil, "policy", "default", "lru", "--all", "--admin-token", "nope")
 }
 
 func TestCommandInNodeArgs(t *testing.T) {

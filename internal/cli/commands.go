@@ -232,17 +232,52 @@ func runPlugins(ctx context.Context, c *call) error {
 		return c.printProto(&distcachev1.ListPluginsResponse{Plugins: ps})
 	}
 	tw := tabwriter.NewWriter(c.io.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tORIGIN\tABI\tSHA256\tLOADED\tGROUPS\tFAILED")
+	fmt.Fprintln(tw, "NAME\tKIND\tORIGIN\tSTATE\tABI\tSHA256\tLOADED\tGROUPS\tFAILURES\tLAST FAILURE")
 	for _, p := range ps {
-		var failed []string
-		for _, f := range p.GetFailedGroups() {
-			failed = append(failed, f.GetGroup()+" ("+f.GetReason()+": "+f.GetError()+")")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.12s\t%s\t%s\t%s\n", p.GetName(),
-			strings.ToLower(strings.TrimPrefix(p.GetKind().String(), "PLUGIN_KIND_")), pluginOrigin(p), p.GetAbiVersion(), p.GetSha256(),
-			p.GetLoadedAt().AsTime().Local().Format(time.DateTime), orDash(strings.Join(p.GetGroups(), ",")), orDash(strings.Join(failed, "; ")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.12s\t%s\t%s\t%d\t%s\n", p.GetName(),
+			strings.ToLower(strings.TrimPrefix(p.GetKind().String(), "PLUGIN_KIND_")), pluginOrigin(p), pluginState(p),
+			p.GetAbiVersion(), p.GetSha256(), p.GetLoadedAt().AsTime().Local().Format(time.DateTime),
+			orDash(pluginGroups(p)), p.GetFailures(), orDash(lastFailure(p.GetLastFailure())))
 	}
 	return tw.Flush()
+}
+
+// pluginState is "serving", "failed" or "-" (a node that does not say).
+func pluginState(p *distcachev1.Plugin) string {
+	if p.GetState() == distcachev1.PluginState_PLUGIN_STATE_UNSPECIFIED {
+		return "-"
+	}
+	return strings.ToLower(strings.TrimPrefix(p.GetState().String(), "PLUGIN_STATE_"))
+}
+
+// pluginGroups lists the groups that use p, a group on the native LRU
+// since p failed marked "(native lru)".
+func pluginGroups(p *distcachev1.Plugin) string {
+	var gs []string
+	for _, g := range p.GetGroupStates() {
+		s := g.GetGroup()
+		if g.GetState() == distcachev1.PluginGroupState_PLUGIN_GROUP_STATE_NATIVE_FALLBACK {
+			s += " (native lru)"
+		}
+		gs = append(gs, s)
+	}
+	if len(gs) == 0 && len(p.GetFailedGroups()) == 0 { // a node that does not send group_states
+		return strings.Join(p.GetGroups(), ",")
+	}
+	return strings.Join(gs, ",")
+}
+
+// lastFailure is "TIME [group G] REASON: ERROR" on one line, or "".
+func lastFailure(f *distcachev1.PluginFailure) string {
+	if f == nil {
+		return ""
+	}
+	s := f.GetFailedAt().AsTime().Local().Format(time.DateTime)
+	if f.GetGroup() != "" {
+		s += " group " + f.GetGroup()
+	}
+	msg, _, _ := strings.Cut(f.GetError(), "\n") // wazero's wasm stack follows
+	return s + " " + f.GetReason() + ": " + msg
 }
 
 // pluginOrigin is "builtin", "file" or "-" (a node that does not say).
@@ -262,6 +297,9 @@ func orDash(s string) string {
 
 func runPolicy(ctx context.Context, c *call) error {
 	group := c.args[0]
+	if c.all && len(c.args) == 2 {
+		return setPolicyAll(ctx, c, group, c.args[1])
+	}
 	// one asks mc for the group's policy, or sets it.
 	one := func(ctx context.Context, mc *client.Client) (string, error) {
 		if len(c.args) == 2 {
@@ -287,18 +325,13 @@ func runPolicy(ctx context.Context, c *call) error {
 		_, err = fmt.Fprintln(c.io.Stdout, p)
 		return err
 	}
-	type row struct {
-		Node   string `json:"node"`
-		Policy string `json:"policy,omitempty"`
-		Error  string `json:"error,omitempty"`
-	}
 	var (
-		rows  []row
+		rows  []policyRow
 		first error
 	)
 	err := c.eachMember(ctx, func(ctx context.Context, m *distcachev1.Member, mc *client.Client) {
 		p, err := one(ctx, mc)
-		r := row{Node: m.GetId(), Policy: p}
+		r := policyRow{Node: m.GetId(), Policy: p}
 		if err != nil {
 			r.Error = err.Error()
 			if first == nil {
@@ -310,6 +343,33 @@ func runPolicy(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
+	return c.printPolicies(group, rows, first)
+}
+
+// policyRow is one member's line of policy --all.
+type policyRow struct {
+	Node   string `json:"node"`
+	Policy string `json:"policy,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// setPolicyAll switches group to policy on every member through the node
+// reached (SetGroupPolicy's all_members), which answers for each.
+func setPolicyAll(ctx context.Context, c *call, group, policy string) error {
+	ms, first := c.client.SetGroupPolicyAll(ctx, group, policy)
+	if ms == nil && first != nil {
+		return first
+	}
+	var rows []policyRow
+	for _, m := range ms {
+		rows = append(rows, policyRow{Node: m.GetMember(), Policy: m.GetPolicy(), Error: m.GetError()})
+	}
+	return c.printPolicies(group, rows, first)
+}
+
+// printPolicies prints policy --all's rows and returns first, the error
+// the command exits with.
+func (c *call) printPolicies(group string, rows []policyRow, first error) error {
 	if c.output == "json" {
 		if err := c.printJSON(map[string]any{"group": group, "members": rows}); err != nil {
 			return err

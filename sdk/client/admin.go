@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"connectrpc.com/connect"
 
@@ -72,7 +74,11 @@ func (t bearerToken) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 
 // Plugins lists the plugin modules loaded by the node the call reached,
 // sorted by name, with the groups each serves and the groups whose
-// instance of it failed. The call carries the token of [WithAdminToken],
+// instance of it failed. Each plugin's State says whether it serves every
+// group that uses it, GroupStates what serves each of those groups (the
+// plugin or, after its instance failed, the native LRU), and Failures and
+// LastFailure what went wrong since the node started: a guest's panic is
+// in LastFailure's Error as "panic: <message>". The call carries the token of [WithAdminToken],
 // if any.
 func (c *Client) Plugins(ctx context.Context) ([]*distcachev1.Plugin, error) {
 	var res *distcachev1.ListPluginsResponse
@@ -107,4 +113,34 @@ func (c *Client) SetGroupPolicy(ctx context.Context, group, policy string) (stri
 		return "", wrapError("set policy of", group, "", err)
 	}
 	return res.GetPolicy(), nil
+}
+
+// SetGroupPolicyAll switches group to the policy plugin named policy on
+// every member of the cluster: the node the call reached switches it and
+// then asks each other member of its ring, with this client's admin
+// token. It returns every member's answer, sorted by member id, and an
+// error if the call failed or if any member did not switch (each such
+// member's error joined); the answers are returned in the second case
+// too. A member that joins or restarts later serves the policy of its
+// groups file.
+func (c *Client) SetGroupPolicyAll(ctx context.Context, group, policy string) ([]*distcachev1.MemberPolicy, error) {
+	req := &distcachev1.SetGroupPolicyRequest{Group: group, Policy: policy, AllMembers: true}
+	var res *distcachev1.SetGroupPolicyResponse
+	err := c.call(ctx, func(ctx context.Context, e *endpoint) error {
+		r, err := e.admin.SetGroupPolicy(ctx, adminRequest(c, req))
+		if err == nil {
+			res = r.Msg
+		}
+		return err
+	})
+	if err != nil {
+		return nil, wrapError("set policy of", group, "", err)
+	}
+	var errs []error
+	for _, m := range res.GetMembers() {
+		if m.GetError() != "" {
+			errs = append(errs, fmt.Errorf("distcache: set policy of %s on member %s: %s", group, m.GetMember(), m.GetError()))
+		}
+	}
+	return res.GetMembers(), errors.Join(errs...)
 }

@@ -46,8 +46,9 @@
 // [Client.Members] and [Client.Owner] say who is in the cluster and who
 // owns a key; [Client.Stats], [Client.Plugins] and [Client.SetGroupPolicy]
 // report on and manage the node a call reaches (SetGroupPolicy needs
-// [WithAdminToken]). The `distcache` command line client is built on
-// them.
+// [WithAdminToken]); [Client.SetGroupPolicyAll] switches a group on every
+// member through that node. The `distcache` command line client is built
+// on them.
 //
 // # Errors
 //

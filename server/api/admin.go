@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 
 	"connectrpc.com/connect"
 
@@ -13,6 +14,10 @@ import (
 type adminService struct {
 	groups  Groups
 	plugins Plugins // nil when the node runs no plugins
+	cluster Cluster // nil for a node alone
+	members MemberAdmin
+	auth    adminAuth
+	log     *slog.Logger
 }
 
 var _ distcachev1connect.AdminServiceHandler = (*adminService)(nil)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,6 +99,12 @@ type Config struct {
 	// Cluster is the node's view of the cluster (required for the
 	// ClusterService; nil serves a node alone).
 	Cluster Cluster
+	// Members, when set with Cluster, reaches the other members' admin
+	// service, for SetGroupPolicy's all_members.
+	Members MemberAdmin
+	// Logger receives the admin calls' records (policy switches); nil
+	// discards them.
+	Logger *slog.Logger
 	// ClusterSecret admits PeerService calls that carry it; empty refuses
 	// them all (a node alone has no peers).
 	ClusterSecret string
@@ -201,7 +208,12 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Cluster != nil {
 		handle(distcachev1connect.NewClusterServiceHandler(&clusterService{cluster: cfg.Cluster}, opts...))
 	}
-	handle(distcachev1connect.NewAdminServiceHandler(&adminService{groups: cfg.Groups, plugins: cfg.Plugins}, opts...))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	admin := &adminService{groups: cfg.Groups, plugins: cfg.Plugins, cluster: cfg.Cluster, members: cfg.Members,
+		auth: adminAuth{token: cfg.AdminToken, tokens: cfg.Tokens}, log: cfg.Logger}
+	handle(distcachev1connect.NewAdminServiceHandler(admin, opts...))
 	handle(cfg.Health.handler(connect.WithInterceptors(telemetry...), limits))
 	reflector := grpcreflect.NewStaticReflector(
 		distcachev1connect.CacheServiceName,

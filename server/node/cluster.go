@@ -179,6 +179,7 @@ func (n *Node) setupCluster(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, func() error { client.Close(); return nil })
+	n.peerClient = client
 	self := c.self()
 	n.picker = cluster.NewPicker(self, client, c.Replicas)
 	switch {

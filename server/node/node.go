@@ -29,6 +29,7 @@ import (
 	"github.com/distcache/distcache/server/cluster"
 	"github.com/distcache/distcache/server/config"
 	"github.com/distcache/distcache/server/membership"
+	"github.com/distcache/distcache/server/peer"
 	"github.com/distcache/distcache/server/plugin"
 	"github.com/distcache/distcache/server/plugin/builtin"
 	"github.com/distcache/distcache/server/resp"
@@ -126,7 +127,9 @@ type Node struct {
 	plugins *plugin.Manager
 	picker  *cluster.Picker
 	member  membership.Membership
-	health  *api.Health
+	// peerClient calls the other members (their admin service too).
+	peerClient *peer.Client
+	health     *api.Health
 	// pluginsLoaded is set once the plugins directory's first compile
 	// is done (readiness).
 	pluginsLoaded atomic.Bool
@@ -215,6 +218,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Metrics:        n.tel.Metrics,
 		Plugins:        n.plugins,
 		Cluster:        n.picker,
+		Members:        n.peerClient.Admin,
+		Logger:         n.log,
 		ClusterSecret:  cfg.Cluster.Secret,
 		Health:         n.health,
 		Ready:          n.ready,

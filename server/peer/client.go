@@ -73,6 +73,7 @@ type Client struct {
 	http         *http.Client
 	scheme       string
 	opts         []connect.ClientOption
+	adminOpts    []connect.ClientOption
 	timeout      time.Duration
 	writeTimeout time.Duration
 
@@ -113,6 +114,7 @@ func NewClient(cfg Config) (*Client, error) {
 		http:         &http.Client{Transport: tr},
 		scheme:       scheme,
 		opts:         []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel, secretAuth{secret: []byte(cfg.Secret)})},
+		adminOpts:    []connect.ClientOption{connect.WithGRPC(), connect.WithInterceptors(otel)},
 		timeout:      cfg.Timeout,
 		writeTimeout: cfg.WriteTimeout,
 		clients:      map[string]distcachev1connect.PeerServiceClient{},
@@ -129,6 +131,14 @@ func (c *Client) client(addr string) distcachev1connect.PeerServiceClient {
 		c.clients[addr] = cl
 	}
 	return cl
+}
+
+// Admin returns a client of the AdminService of the node at addr, on the
+// peer connections (their TLS and client certificate) but without the
+// cluster secret: an admin call carries the admin token of the call it
+// acts for, which the node called checks itself.
+func (c *Client) Admin(addr string) distcachev1connect.AdminServiceClient {
+	return distcachev1connect.NewAdminServiceClient(c.http, c.scheme+"://"+addr, c.adminOpts...)
 }
 
 // Retain forgets the clients of every address not in addrs, so the map

@@ -24,6 +24,10 @@ const (
 	OriginFile Origin = "file"
 )
 
+// builtinFile is what a failure's log record says of a built-in module's
+// file.
+const builtinFile = "built-in"
+
 // SetBuiltins gives the manager modules to load when the plugins directory
 // has no file of their name: fsys holds <name>.wasm files, or
 // <name>.wasm.gz files of gzipped modules. A file <name>.wasm in the
@@ -85,7 +89,7 @@ func (m *Manager) builtinNames() []string {
 func (m *Manager) loadBuiltin(ctx context.Context, name string) error {
 	wasm, err := m.readBuiltin(name)
 	if err != nil {
-		m.rt.failure(name, reasonRead, err)
+		m.rt.failure(name, builtinFile, "", reasonRead, err)
 		return err
 	}
 	return m.install(ctx, name, wasm, OriginBuiltin, "")

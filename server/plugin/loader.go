@@ -30,6 +30,7 @@ type loaderPool struct {
 
 type loaderInstance struct {
 	inst        api.Module
+	out         *guestIO
 	alloc, load api.Function
 }
 
@@ -52,12 +53,12 @@ func (p *loaderPool) get(ctx context.Context) (*loaderInstance, error) {
 		return li, nil
 	}
 	p.mu.Unlock()
-	inst, err := p.mod.instantiate(ctx, p.mod.rt.loaderMemoryLimit())
+	inst, out, err := p.mod.instantiate(ctx, p.mod.rt.loaderMemoryLimit())
 	if err != nil {
 		<-p.slots
 		return nil, err
 	}
-	return &loaderInstance{inst: inst,
+	return &loaderInstance{inst: inst, out: out,
 		alloc: inst.ExportedFunction(exportLoaderAlloc), load: inst.ExportedFunction(exportLoaderLoad)}, nil
 }
 
@@ -132,10 +133,13 @@ func (l *GroupLoader) Load(ctx context.Context, key string) (cache.Loaded, error
 	broken := errors.As(err, &bad)
 	p.put(li, broken)
 	if broken {
-		p.mod.rt.failure(l.plugin, bad.reason, bad.err)
+		p.mod.rt.failure(l.plugin, p.mod.file, l.group, bad.reason, bad.err)
+		p.mod.rt.failures.setFailing(l.plugin, true)
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("loader %s: %w (%v)", l.plugin, ctx.Err(), bad.err)
 		}
+	} else {
+		p.mod.rt.failures.succeeded(l.plugin)
 	}
 	return res, err
 }
@@ -171,7 +175,7 @@ func (l *GroupLoader) call(ctx context.Context, p *loaderPool, li *loaderInstanc
 	ctx = withCallState(ctx, st)
 	g, k, s := uint64(len(l.group)), uint64(len(key)), uint64(len(l.settings))
 	res, err := li.alloc.Call(ctx, g+k+s)
-	if err != nil {
+	if err = li.out.endCall(err); err != nil {
 		return cache.Loaded{}, &callError{reasonOf(err), fmt.Errorf("%s: %w", exportLoaderAlloc, err)}
 	}
 	ptr := res[0]
@@ -180,7 +184,7 @@ func (l *GroupLoader) call(ctx context.Context, p *loaderPool, li *loaderInstanc
 		return cache.Loaded{}, &callError{reasonBadCall, fmt.Errorf("%s returned %#x, too close to the end of memory", exportLoaderAlloc, ptr)}
 	}
 	res, err = li.load.Call(ctx, ptr, g, ptr+g, k, ptr+g+k, s)
-	if err != nil {
+	if err = li.out.endCall(err); err != nil {
 		return cache.Loaded{}, &callError{reasonOf(err), fmt.Errorf("%s: %w", exportLoaderLoad, err)}
 	}
 	switch status := int32(res[0]); status {

@@ -41,7 +41,30 @@ type Info struct {
 	// Failed are the groups that want this policy but are served by the
 	// native LRU because their instance of it failed, sorted by group.
 	Failed []PolicyFailure
+	// State is [StateFailed] while a group is in Failed, or, for a loader,
+	// while its last call failed and no call has succeeded since; else
+	// [StateServing].
+	State State
+	// Failures counts the failures of the plugin's name since the node
+	// started, of every version: files refused, instances discarded.
+	Failures int64
+	// LastFailure is the latest of them, nil if there was none. A file
+	// refused while an older version serves is one: the older version's
+	// State stays StateServing.
+	LastFailure *Failure
 }
+
+// State says whether a loaded plugin serves.
+type State string
+
+// The states of a loaded plugin.
+const (
+	// StateServing: every group that uses the plugin runs on it.
+	StateServing State = "serving"
+	// StateFailed: a group that wants the policy is served by the native
+	// LRU since its instance failed, or the loader's last call failed.
+	StateFailed State = "failed"
+)
 
 // PolicyFailure says why a group's policy instance failed, leaving the
 // native LRU to serve the group until a new version of the plugin is
@@ -313,7 +336,7 @@ func nameOf(path string) (string, error) {
 func (m *Manager) Reload(ctx context.Context, path string) error {
 	name, err := nameOf(path)
 	if err != nil {
-		m.rt.failure(filepath.Base(path), reasonInvalid, err)
+		m.rt.failure(filepath.Base(path), path, "", reasonInvalid, err)
 		return err
 	}
 	wasm, err := readModule(ctx, path, m.rt.cfg.MaxModuleBytes)
@@ -322,7 +345,7 @@ func (m *Manager) Reload(ctx context.Context, path string) error {
 		if errors.As(err, &fe) {
 			reason = reasonFile
 		}
-		m.rt.failure(name, reason, err)
+		m.rt.failure(name, path, "", reason, err)
 		return err
 	}
 	return m.install(ctx, name, wasm, OriginFile, path)
@@ -331,9 +354,9 @@ func (m *Manager) Reload(ctx context.Context, path string) error {
 // install compiles wasm, the module name from origin (path is its file,
 // for OriginFile), and swaps it in unless the same bytes are loaded.
 func (m *Manager) install(ctx context.Context, name string, wasm []byte, origin Origin, path string) error {
-	source := path
+	source, file := path, path
 	if origin == OriginBuiltin {
-		source = "built-in " + name
+		source, file = "built-in "+name, builtinFile
 	}
 	if m.sameVersion(name, sha256hex(wasm), origin, path) {
 		return nil
@@ -341,11 +364,12 @@ func (m *Manager) install(ctx context.Context, name string, wasm []byte, origin 
 	mod, err := m.rt.Compile(ctx, name, wasm)
 	if err != nil {
 		err = fmt.Errorf("%s refused: %w", source, err)
-		m.rt.failure(name, reasonInvalid, err)
+		m.rt.failure(name, file, "", reasonInvalid, err)
 		return err
 	}
+	mod.file = file
 	if err := m.swap(ctx, mod, origin, path); err != nil {
-		m.rt.failure(name, reasonOf(err), fmt.Errorf("%s: %w", source, err))
+		m.rt.failure(name, file, "", reasonOf(err), fmt.Errorf("%s: %w", source, err))
 		return errors.Join(err, mod.Close(ctx))
 	}
 	m.log.Info("plugin loaded", "plugin", name, "origin", origin, "file", path, "kind", mod.kind,
@@ -392,6 +416,7 @@ func (m *Manager) swap(ctx context.Context, mod *Module, origin Origin, path str
 			return err
 		}
 	case KindLoader:
+		m.rt.failures.setFailing(mod.name, false) // a new version starts afresh
 		v.pool = mod.newLoaderPool()
 		for _, l := range m.loaders[mod.name] {
 			l.pool.Store(v.pool)
@@ -460,18 +485,21 @@ func (m *Manager) policyFailed(p *Policy, err error) {
 	defer m.mu.Unlock()
 	for _, b := range m.policies {
 		if b.current == p {
-			m.failLocked(b, err)
+			m.failLocked(b, p.mod.file, err)
 		}
 	}
 }
 
-// failLocked records that b's policy failed with err and installs the
-// native LRU.
-func (m *Manager) failLocked(b *policyBinding, err error) {
+// failLocked records that b's policy, of file, failed with err and
+// installs the native LRU. It logs the one ERROR record of the failure,
+// with the guest's panic message and stack if it printed them.
+func (m *Manager) failLocked(b *policyBinding, file string, err error) {
 	f := &PolicyFailure{Group: b.group.Name(), Policy: b.want, Reason: reasonOf(err), Err: err, At: time.Now()}
+	attrs := []any{"group", f.Group, "plugin", f.Policy, "file", file, "reason", f.Reason, "err", err,
+		"memory_limit_mib", m.rt.policyMemoryLimit(b.cap) >> 20}
 	m.log.Error("policy failed; the native LRU serves the group until a new version of the plugin is loaded or the group is given a policy again",
-		"group", f.Group, "plugin", f.Policy, "reason", f.Reason, "err", err,
-		"memory_limit_mib", m.rt.policyMemoryLimit(b.cap)>>20)
+		append(attrs, panicAttrs(err)...)...)
+	m.rt.failures.record(f.Policy, Failure{Reason: f.Reason, Err: err, At: f.At, Group: f.Group})
 	m.fallback(b, "failed")
 	m.installLocked(b, nil)
 	m.setFailedLocked(b, f)
@@ -558,7 +586,7 @@ func (m *Manager) BindPolicy(ctx context.Context, g *cache.Group, name string, c
 	p, err := v.mod.NewPolicy(ctx, capacity)
 	if err != nil {
 		m.rt.countFailure(name, reasonOf(err))
-		m.failLocked(b, err)
+		m.failLocked(b, v.mod.file, err)
 		return err
 	}
 	m.installLocked(b, p)
@@ -611,8 +639,15 @@ func (m *Manager) Plugins() []Info {
 	defer m.mu.Unlock()
 	var out []Info
 	for name, v := range m.loaded {
+		rec := m.rt.failures.get(name)
 		info := Info{Name: name, Kind: v.mod.kind, SHA256: v.mod.sha256, Origin: v.origin, File: v.path,
-			ABIVersion: ABIVersion, LoadedAt: v.loadedAt}
+			ABIVersion: ABIVersion, LoadedAt: v.loadedAt, State: StateServing, Failures: rec.count}
+		if rec.count > 0 {
+			info.LastFailure = &rec.last
+		}
+		if rec.failing && v.mod.kind == KindLoader {
+			info.State = StateFailed
+		}
 		for g, b := range m.policies {
 			switch {
 			case b.want == name && b.current != nil:
@@ -622,6 +657,9 @@ func (m *Manager) Plugins() []Info {
 			}
 		}
 		slices.SortFunc(info.Failed, func(a, b PolicyFailure) int { return strings.Compare(a.Group, b.Group) })
+		if len(info.Failed) > 0 {
+			info.State = StateFailed
+		}
 		for _, l := range m.loaders[name] {
 			info.Groups = append(info.Groups, l.group)
 		}

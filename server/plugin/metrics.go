@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero/sys"
 	"go.opentelemetry.io/otel/attribute"
@@ -79,14 +80,24 @@ func reasonOf(err error) string {
 	}
 }
 
-// failure logs and counts a refused module or a discarded instance.
-func (r *Runtime) failure(plugin, reason string, err error) {
-	r.log.Error("plugin failed", "plugin", plugin, "reason", reason, "err", err)
+// failure logs, counts and records a refused module or a discarded
+// instance: one record at ERROR with the plugin, its file, the group (for
+// an instance of one), the reason and the error, and the guest's panic
+// message and stack when it printed a crash report ([GuestPanic]).
+func (r *Runtime) failure(plugin, file, group, reason string, err error) {
+	attrs := []any{"plugin", plugin, "file", file}
+	if group != "" {
+		attrs = append(attrs, "group", group)
+	}
+	attrs = append(attrs, "reason", reason, "err", err)
+	r.log.Error("plugin failed", append(attrs, panicAttrs(err)...)...)
 	r.countFailure(plugin, reason)
+	r.failures.record(plugin, Failure{Reason: reason, Err: err, At: time.Now(), Group: group})
 }
 
 // countFailure counts a failure whose log line names more than the
-// plugin (a policy instance's names its group too).
+// plugin (a policy instance's names its group too); that line's caller
+// records it with failures.record.
 func (r *Runtime) countFailure(plugin, reason string) {
 	r.metrics.failures.Add(context.Background(), 1, metric.WithAttributes(
 		attribute.String("plugin", plugin), attribute.String("reason", reason)))

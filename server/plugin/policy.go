@@ -30,6 +30,7 @@ const eventSize = 16
 type Policy struct {
 	mod    *Module
 	inst   api.Module
+	out    *guestIO
 	update api.Function
 	buf    uint32
 	n      int
@@ -59,11 +60,11 @@ func (m *Module) NewPolicy(ctx context.Context, capacity int64) (*Policy, error)
 		return nil, fmt.Errorf("plugin %q is a %s, not a policy", m.name, m.kind)
 	}
 	limit := m.rt.policyMemoryLimit(capacity)
-	inst, err := m.instantiate(ctx, limit)
+	inst, out, err := m.instantiate(ctx, limit)
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{mod: m, inst: inst, update: inst.ExportedFunction(exportPolicyUpdate), limit: limit}
+	p := &Policy{mod: m, inst: inst, out: out, update: inst.ExportedFunction(exportPolicyUpdate), limit: limit}
 	p.ctx, p.cancel = context.WithCancel(withCallState(context.Background(), &callState{plugin: m.name}))
 	if err := p.init(ctx, capacity); err != nil {
 		p.cancel()
@@ -78,7 +79,7 @@ func (p *Policy) init(ctx context.Context, capacity int64) error {
 	ctx, cancel := context.WithTimeout(withCallState(ctx, &callState{plugin: p.mod.name}), p.mod.rt.cfg.PolicyCallTimeout)
 	defer cancel()
 	res, err := p.inst.ExportedFunction(exportPolicyInit).Call(ctx, uint64(capacity), maxEvents)
-	if err != nil {
+	if err = p.out.endCall(err); err != nil {
 		return fmt.Errorf("%s: %w", exportPolicyInit, err)
 	}
 	p.buf = uint32(res[0])
@@ -151,7 +152,7 @@ func (p *Policy) call(need int64) int {
 	p.started.Store(time.Now().UnixNano())
 	err := p.update.CallWithStack(p.ctx, p.stack[:])
 	p.started.Store(0)
-	if err != nil {
+	if err = p.out.endCall(err); err != nil {
 		p.fail(fmt.Errorf("%s: %w", exportPolicyUpdate, err))
 		return 0
 	}
@@ -170,7 +171,7 @@ func (p *Policy) fail(err error) {
 	if p.OnFailure != nil {
 		p.mod.rt.countFailure(p.mod.name, reasonOf(err))
 	} else {
-		p.mod.rt.failure(p.mod.name, reasonOf(err), err)
+		p.mod.rt.failure(p.mod.name, p.mod.file, "", reasonOf(err), err)
 	}
 	p.inst.Close(context.Background())
 	if p.OnFailure != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -103,9 +102,11 @@ type Runtime struct {
 	// failedGroups maps a group whose policy instance failed to the
 	// policy's name, for the distcache.policy.failed gauge.
 	failedGroups sync.Map
-	stopDog      chan struct{}
-	dogDone      chan struct{}
-	stopOnce     sync.Once
+	// failures are each plugin name's failures since the runtime started.
+	failures failures
+	stopDog  chan struct{}
+	dogDone  chan struct{}
+	stopOnce sync.Once
 }
 
 // NewRuntime starts a wazero runtime with the sandboxed WASI module and the
@@ -191,10 +192,13 @@ const (
 // in flight holds one more. The compiled code is released when the last
 // reference goes, so a replaced version lives until its last call ends.
 type Module struct {
-	rt       *Runtime
-	name     string
-	kind     Kind
-	sha256   string
+	rt     *Runtime
+	name   string
+	kind   Kind
+	sha256 string
+	// file is where the manager read the module from: its path, or
+	// "built-in"; empty for a module compiled by another caller.
+	file     string
 	compiled wazero.CompiledModule
 	refs     atomic.Int64
 	closed   sync.Once // the owner's reference is dropped once
@@ -273,33 +277,34 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modul
 
 // instantiate starts one anonymous instance whose memory is capped at
 // limit bytes, running _initialize if the module exports it. Guest output
-// goes to the log. The instance holds a reference on m: end it with
-// [Module.drop], once.
-func (m *Module) instantiate(ctx context.Context, limit int64) (api.Module, error) {
+// goes to the log through the guestIO returned: call its endCall after
+// every call into the instance. The instance holds a reference on m: end
+// it with [Module.drop], once.
+func (m *Module) instantiate(ctx context.Context, limit int64) (api.Module, *guestIO, error) {
 	// wazero asks the allocator for the module's initial memory and fails
 	// on the nil a capped allocator returns past its cap (it panics), so a
 	// module whose memory starts above the cap is refused here.
 	if mem, ok := m.compiled.ExportedMemories()["memory"]; ok {
 		if start := uint64(mem.Min()) * wasmPageSize; start > uint64(limit) {
-			return nil, fmt.Errorf("its memory starts at %d pages (%d MiB), over this instance's cap of %d MiB", mem.Min(), start>>20, limit>>20)
+			return nil, nil, fmt.Errorf("its memory starts at %d pages (%d MiB), over this instance's cap of %d MiB", mem.Min(), start>>20, limit>>20)
 		}
 	}
 	if !m.acquire() {
-		return nil, errModuleClosed
+		return nil, nil, errModuleClosed
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, cappedMemory{limit: uint64(limit), pool: &m.rt.mappings})
-	out := &logWriter{log: m.rt.log, plugin: m.name}
+	out := newGuestIO(m.rt.log, m.name)
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions("_initialize").
-		WithStdout(out).
-		WithStderr(out)
+		WithStdout(out.stdout).
+		WithStderr(out.stderr)
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("starting instance: %w", err), m.release(ctx))
+	if err = out.endCall(err); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("starting instance: %w", err), m.release(ctx))
 	}
 	m.rt.liveInstances.Add(1)
-	return mod, nil
+	return mod, out, nil
 }
 
 // drop closes an instance made by instantiate and drops its reference.
@@ -313,13 +318,13 @@ func (m *Module) drop(inst api.Module) error {
 func (m *Module) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, m.rt.cfg.PolicyCallTimeout)
 	defer cancel()
-	mod, err := m.instantiate(ctx, m.rt.loaderMemoryLimit())
+	mod, out, err := m.instantiate(ctx, m.rt.loaderMemoryLimit())
 	if err != nil {
 		return err
 	}
 	defer m.drop(mod)
 	res, err := mod.ExportedFunction(exportABIVersion).Call(ctx)
-	if err != nil {
+	if err = out.endCall(err); err != nil {
 		return fmt.Errorf("%s: %w", exportABIVersion, err)
 	}
 	if v := int32(res[0]); v != ABIVersion {
@@ -340,19 +345,6 @@ func (r *Runtime) policyMemoryLimit(capacity int64) int64 {
 	}
 	return PolicyMemoryLimit(capacity)
 }
-
-// logWriter turns a guest's stdout/stderr into log lines.
-type logWriter struct {
-	log    *slog.Logger
-	plugin string
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.log.Info("plugin output", "plugin", w.plugin, "text", string(p))
-	return len(p), nil
-}
-
-var _ io.Writer = (*logWriter)(nil)
 
 func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)

@@ -132,6 +132,118 @@ func (PluginOrigin) EnumDescriptor() ([]byte, []int) {
 	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{1}
 }
 
+// PluginState says whether a loaded plugin serves.
+type PluginState int32
+
+const (
+	// PLUGIN_STATE_UNSPECIFIED: a node too old to say.
+	PluginState_PLUGIN_STATE_UNSPECIFIED PluginState = 0
+	// PLUGIN_STATE_SERVING: every group that uses the plugin runs on it
+	// (also said of a plugin no group uses).
+	PluginState_PLUGIN_STATE_SERVING PluginState = 1
+	// PLUGIN_STATE_FAILED: a group that wants this policy is served by the
+	// native LRU since its instance failed, or this loader's last call
+	// failed. A new version of the plugin serves again.
+	PluginState_PLUGIN_STATE_FAILED PluginState = 2
+)
+
+// Enum value maps for PluginState.
+var (
+	PluginState_name = map[int32]string{
+		0: "PLUGIN_STATE_UNSPECIFIED",
+		1: "PLUGIN_STATE_SERVING",
+		2: "PLUGIN_STATE_FAILED",
+	}
+	PluginState_value = map[string]int32{
+		"PLUGIN_STATE_UNSPECIFIED": 0,
+		"PLUGIN_STATE_SERVING":     1,
+		"PLUGIN_STATE_FAILED":      2,
+	}
+)
+
+func (x PluginState) Enum() *PluginState {
+	p := new(PluginState)
+	*p = x
+	return p
+}
+
+func (x PluginState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PluginState) Descriptor() protoreflect.EnumDescriptor {
+	return file_distcache_v1_admin_proto_enumTypes[2].Descriptor()
+}
+
+func (PluginState) Type() protoreflect.EnumType {
+	return &file_distcache_v1_admin_proto_enumTypes[2]
+}
+
+func (x PluginState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PluginState.Descriptor instead.
+func (PluginState) EnumDescriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+// PluginGroupState says what serves a group that uses a plugin.
+type PluginGroupState int32
+
+const (
+	// PLUGIN_GROUP_STATE_UNSPECIFIED is never sent.
+	PluginGroupState_PLUGIN_GROUP_STATE_UNSPECIFIED PluginGroupState = 0
+	// PLUGIN_GROUP_STATE_SERVING: the plugin serves the group.
+	PluginGroupState_PLUGIN_GROUP_STATE_SERVING PluginGroupState = 1
+	// PLUGIN_GROUP_STATE_NATIVE_FALLBACK: the group wants this policy, but
+	// the native LRU serves it since its instance failed (failed_groups
+	// says why and when), until a new version of the plugin is loaded or
+	// the group is given a policy again.
+	PluginGroupState_PLUGIN_GROUP_STATE_NATIVE_FALLBACK PluginGroupState = 2
+)
+
+// Enum value maps for PluginGroupState.
+var (
+	PluginGroupState_name = map[int32]string{
+		0: "PLUGIN_GROUP_STATE_UNSPECIFIED",
+		1: "PLUGIN_GROUP_STATE_SERVING",
+		2: "PLUGIN_GROUP_STATE_NATIVE_FALLBACK",
+	}
+	PluginGroupState_value = map[string]int32{
+		"PLUGIN_GROUP_STATE_UNSPECIFIED":     0,
+		"PLUGIN_GROUP_STATE_SERVING":         1,
+		"PLUGIN_GROUP_STATE_NATIVE_FALLBACK": 2,
+	}
+)
+
+func (x PluginGroupState) Enum() *PluginGroupState {
+	p := new(PluginGroupState)
+	*p = x
+	return p
+}
+
+func (x PluginGroupState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PluginGroupState) Descriptor() protoreflect.EnumDescriptor {
+	return file_distcache_v1_admin_proto_enumTypes[3].Descriptor()
+}
+
+func (PluginGroupState) Type() protoreflect.EnumType {
+	return &file_distcache_v1_admin_proto_enumTypes[3]
+}
+
+func (x PluginGroupState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PluginGroupState.Descriptor instead.
+func (PluginGroupState) EnumDescriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
 // GetStatsRequest selects the groups to report.
 type GetStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -656,7 +768,25 @@ type Plugin struct {
 	Origin PluginOrigin `protobuf:"varint,8,opt,name=origin,proto3,enum=distcache.v1.PluginOrigin" json:"origin,omitempty"`
 	// file is the module's path on the node (its plugins directory joined
 	// with name.wasm); empty for a built-in module.
-	File          string `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
+	File string `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
+	// state says whether the plugin serves every group that uses it:
+	// FAILED while a group that wants this policy is on the native LRU
+	// because its instance failed (see group_states), or while this
+	// loader's last call failed and none has succeeded since.
+	State PluginState `protobuf:"varint,10,opt,name=state,proto3,enum=distcache.v1.PluginState" json:"state,omitempty"`
+	// group_states are the groups that use the plugin, sorted by group,
+	// each with what serves it: the plugin, or (for a policy) the native
+	// LRU since its instance failed. It lists groups and failed_groups
+	// together.
+	GroupStates []*PluginGroup `protobuf:"bytes,11,rep,name=group_states,json=groupStates,proto3" json:"group_states,omitempty"`
+	// failures counts the failures of this plugin name since the node
+	// started, of every version: files refused (the version loaded before
+	// goes on serving) and instances discarded after a trap, a deadline or
+	// an invalid answer.
+	Failures int64 `protobuf:"varint,12,opt,name=failures,proto3" json:"failures,omitempty"`
+	// last_failure is the latest of them; absent when failures is 0. It
+	// stays after the plugin serves again.
+	LastFailure   *PluginFailure `protobuf:"bytes,13,opt,name=last_failure,json=lastFailure,proto3" json:"last_failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -754,6 +884,166 @@ func (x *Plugin) GetFile() string {
 	return ""
 }
 
+func (x *Plugin) GetState() PluginState {
+	if x != nil {
+		return x.State
+	}
+	return PluginState_PLUGIN_STATE_UNSPECIFIED
+}
+
+func (x *Plugin) GetGroupStates() []*PluginGroup {
+	if x != nil {
+		return x.GroupStates
+	}
+	return nil
+}
+
+func (x *Plugin) GetFailures() int64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *Plugin) GetLastFailure() *PluginFailure {
+	if x != nil {
+		return x.LastFailure
+	}
+	return nil
+}
+
+// PluginGroup is one group that uses a plugin.
+type PluginGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the group's name.
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// state says what serves the group.
+	State         PluginGroupState `protobuf:"varint,2,opt,name=state,proto3,enum=distcache.v1.PluginGroupState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginGroup) Reset() {
+	*x = PluginGroup{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginGroup) ProtoMessage() {}
+
+func (x *PluginGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginGroup.ProtoReflect.Descriptor instead.
+func (*PluginGroup) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PluginGroup) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *PluginGroup) GetState() PluginGroupState {
+	if x != nil {
+		return x.State
+	}
+	return PluginGroupState_PLUGIN_GROUP_STATE_UNSPECIFIED
+}
+
+// PluginFailure is one failure of a plugin.
+type PluginFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reason is the class of the failure, as the
+	// distcache_plugin_failures_total metric counts it: "invalid", "read"
+	// or "file" for a file refused, "trap" (running out of memory and a
+	// guest's panic included), "deadline" or "bad_call" for an instance.
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// error is the failure's message; a guest's panic is in it as
+	// "panic: <message>".
+	Error string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// failed_at is when it failed.
+	FailedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=failed_at,json=failedAt,proto3" json:"failed_at,omitempty"`
+	// group is the group whose instance failed; empty for a file refused.
+	Group         string `protobuf:"bytes,4,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginFailure) Reset() {
+	*x = PluginFailure{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginFailure) ProtoMessage() {}
+
+func (x *PluginFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginFailure.ProtoReflect.Descriptor instead.
+func (*PluginFailure) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PluginFailure) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PluginFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *PluginFailure) GetFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailedAt
+	}
+	return nil
+}
+
+func (x *PluginFailure) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
 // PolicyFailure says why a group's policy plugin instance failed.
 type PolicyFailure struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -773,7 +1063,7 @@ type PolicyFailure struct {
 
 func (x *PolicyFailure) Reset() {
 	*x = PolicyFailure{}
-	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	mi := &file_distcache_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +1075,7 @@ func (x *PolicyFailure) String() string {
 func (*PolicyFailure) ProtoMessage() {}
 
 func (x *PolicyFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_distcache_v1_admin_proto_msgTypes[8]
+	mi := &file_distcache_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +1088,7 @@ func (x *PolicyFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyFailure.ProtoReflect.Descriptor instead.
 func (*PolicyFailure) Descriptor() ([]byte, []int) {
-	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PolicyFailure) GetGroup() string {
@@ -835,14 +1125,23 @@ type SetGroupPolicyRequest struct {
 	// group is the cache group, such as "default".
 	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	// policy names a loaded policy plugin, plugins/<policy>.wasm.
-	Policy        string `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	Policy string `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// all_members switches the group on every member of the cluster: the
+	// node that answers switches it itself and then calls SetGroupPolicy on
+	// each other member of its ring, at once, with the caller's
+	// Authorization header (so each member checks the token itself), and
+	// says in members how each fared. A member that joins later, or
+	// restarts, serves the policy of its groups file. If the node that
+	// answers cannot switch the group, the call fails and no member is
+	// asked.
+	AllMembers    bool `protobuf:"varint,3,opt,name=all_members,json=allMembers,proto3" json:"all_members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetGroupPolicyRequest) Reset() {
 	*x = SetGroupPolicyRequest{}
-	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	mi := &file_distcache_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1153,7 @@ func (x *SetGroupPolicyRequest) String() string {
 func (*SetGroupPolicyRequest) ProtoMessage() {}
 
 func (x *SetGroupPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_distcache_v1_admin_proto_msgTypes[9]
+	mi := &file_distcache_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1166,7 @@ func (x *SetGroupPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetGroupPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SetGroupPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetGroupPolicyRequest) GetGroup() string {
@@ -884,18 +1183,30 @@ func (x *SetGroupPolicyRequest) GetPolicy() string {
 	return ""
 }
 
+func (x *SetGroupPolicyRequest) GetAllMembers() bool {
+	if x != nil {
+		return x.AllMembers
+	}
+	return false
+}
+
 // SetGroupPolicyResponse says what now serves the group.
 type SetGroupPolicyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// policy is the group's policy after the switch, as GetStats shows it.
-	Policy        string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// policy is the group's policy after the switch on the node that
+	// answered, as GetStats shows it.
+	Policy string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// members are the answers of every member, this node included, sorted
+	// by member id, when the request asked for all_members; empty
+	// otherwise.
+	Members       []*MemberPolicy `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetGroupPolicyResponse) Reset() {
 	*x = SetGroupPolicyResponse{}
-	mi := &file_distcache_v1_admin_proto_msgTypes[10]
+	mi := &file_distcache_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1218,7 @@ func (x *SetGroupPolicyResponse) String() string {
 func (*SetGroupPolicyResponse) ProtoMessage() {}
 
 func (x *SetGroupPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_distcache_v1_admin_proto_msgTypes[10]
+	mi := &file_distcache_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,12 +1231,94 @@ func (x *SetGroupPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetGroupPolicyResponse.ProtoReflect.Descriptor instead.
 func (*SetGroupPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetGroupPolicyResponse) GetPolicy() string {
 	if x != nil {
 		return x.Policy
+	}
+	return ""
+}
+
+func (x *SetGroupPolicyResponse) GetMembers() []*MemberPolicy {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// MemberPolicy is how a group's switch went on one member.
+type MemberPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// member is the member's id.
+	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// address is where it was called.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	// policy is the group's policy on the member after the switch, as
+	// its GetStats shows it; empty if the switch failed there.
+	Policy string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	// error says why the switch failed on the member (unreachable, token
+	// refused, plugin not loaded there); empty if it succeeded.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberPolicy) Reset() {
+	*x = MemberPolicy{}
+	mi := &file_distcache_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberPolicy) ProtoMessage() {}
+
+func (x *MemberPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_distcache_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberPolicy.ProtoReflect.Descriptor instead.
+func (*MemberPolicy) Descriptor() ([]byte, []int) {
+	return file_distcache_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MemberPolicy) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberPolicy) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MemberPolicy) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *MemberPolicy) GetError() string {
+	if x != nil {
+		return x.Error
 	}
 	return ""
 }
@@ -972,7 +1365,7 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\aremoved\x18\x01 \x01(\x03R\aremoved\"\x14\n" +
 	"\x12ListPluginsRequest\"E\n" +
 	"\x13ListPluginsResponse\x12.\n" +
-	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\xde\x02\n" +
+	"\aplugins\x18\x01 \x03(\v2\x14.distcache.v1.PluginR\aplugins\"\xa9\x04\n" +
 	"\x06Plugin\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.distcache.v1.PluginKindR\x04kind\x12\x16\n" +
@@ -983,17 +1376,38 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\x06groups\x18\x06 \x03(\tR\x06groups\x12@\n" +
 	"\rfailed_groups\x18\a \x03(\v2\x1b.distcache.v1.PolicyFailureR\ffailedGroups\x122\n" +
 	"\x06origin\x18\b \x01(\x0e2\x1a.distcache.v1.PluginOriginR\x06origin\x12\x12\n" +
-	"\x04file\x18\t \x01(\tR\x04file\"\x8c\x01\n" +
+	"\x04file\x18\t \x01(\tR\x04file\x12/\n" +
+	"\x05state\x18\n" +
+	" \x01(\x0e2\x19.distcache.v1.PluginStateR\x05state\x12<\n" +
+	"\fgroup_states\x18\v \x03(\v2\x19.distcache.v1.PluginGroupR\vgroupStates\x12\x1a\n" +
+	"\bfailures\x18\f \x01(\x03R\bfailures\x12>\n" +
+	"\flast_failure\x18\r \x01(\v2\x1b.distcache.v1.PluginFailureR\vlastFailure\"Y\n" +
+	"\vPluginGroup\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x124\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1e.distcache.v1.PluginGroupStateR\x05state\"\x8c\x01\n" +
+	"\rPluginFailure\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x127\n" +
+	"\tfailed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bfailedAt\x12\x14\n" +
+	"\x05group\x18\x04 \x01(\tR\x05group\"\x8c\x01\n" +
 	"\rPolicyFailure\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x127\n" +
-	"\tfailed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfailedAt\"\x85\x01\n" +
+	"\tfailed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfailedAt\"\xa6\x01\n" +
 	"\x15SetGroupPolicyRequest\x124\n" +
 	"\x05group\x18\x01 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x05group\x126\n" +
-	"\x06policy\x18\x02 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x06policy\"0\n" +
+	"\x06policy\x18\x02 \x01(\tB\x1e\xbaH\x1br\x192\x17^[a-z][a-z0-9_-]{0,62}$R\x06policy\x12\x1f\n" +
+	"\vall_members\x18\x03 \x01(\bR\n" +
+	"allMembers\"f\n" +
 	"\x16SetGroupPolicyResponse\x12\x16\n" +
-	"\x06policy\x18\x01 \x01(\tR\x06policy*Y\n" +
+	"\x06policy\x18\x01 \x01(\tR\x06policy\x124\n" +
+	"\amembers\x18\x02 \x03(\v2\x1a.distcache.v1.MemberPolicyR\amembers\"n\n" +
+	"\fMemberPolicy\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x16\n" +
+	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error*Y\n" +
 	"\n" +
 	"PluginKind\x12\x1b\n" +
 	"\x17PLUGIN_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -1002,7 +1416,15 @@ const file_distcache_v1_admin_proto_rawDesc = "" +
 	"\fPluginOrigin\x12\x1d\n" +
 	"\x19PLUGIN_ORIGIN_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PLUGIN_ORIGIN_BUILTIN\x10\x01\x12\x16\n" +
-	"\x12PLUGIN_ORIGIN_FILE\x10\x022\xdb\x02\n" +
+	"\x12PLUGIN_ORIGIN_FILE\x10\x02*^\n" +
+	"\vPluginState\x12\x1c\n" +
+	"\x18PLUGIN_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14PLUGIN_STATE_SERVING\x10\x01\x12\x17\n" +
+	"\x13PLUGIN_STATE_FAILED\x10\x02*~\n" +
+	"\x10PluginGroupState\x12\"\n" +
+	"\x1ePLUGIN_GROUP_STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aPLUGIN_GROUP_STATE_SERVING\x10\x01\x12&\n" +
+	"\"PLUGIN_GROUP_STATE_NATIVE_FALLBACK\x10\x022\xdb\x02\n" +
 	"\fAdminService\x12N\n" +
 	"\bGetStats\x12\x1d.distcache.v1.GetStatsRequest\x1a\x1e.distcache.v1.GetStatsResponse\"\x03\x90\x02\x01\x12@\n" +
 	"\x05Purge\x12\x1a.distcache.v1.PurgeRequest\x1a\x1b.distcache.v1.PurgeResponse\x12W\n" +
@@ -1021,45 +1443,56 @@ func file_distcache_v1_admin_proto_rawDescGZIP() []byte {
 	return file_distcache_v1_admin_proto_rawDescData
 }
 
-var file_distcache_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_distcache_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_distcache_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_distcache_v1_admin_proto_goTypes = []any{
 	(PluginKind)(0),                // 0: distcache.v1.PluginKind
 	(PluginOrigin)(0),              // 1: distcache.v1.PluginOrigin
-	(*GetStatsRequest)(nil),        // 2: distcache.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),       // 3: distcache.v1.GetStatsResponse
-	(*GroupStats)(nil),             // 4: distcache.v1.GroupStats
-	(*PurgeRequest)(nil),           // 5: distcache.v1.PurgeRequest
-	(*PurgeResponse)(nil),          // 6: distcache.v1.PurgeResponse
-	(*ListPluginsRequest)(nil),     // 7: distcache.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),    // 8: distcache.v1.ListPluginsResponse
-	(*Plugin)(nil),                 // 9: distcache.v1.Plugin
-	(*PolicyFailure)(nil),          // 10: distcache.v1.PolicyFailure
-	(*SetGroupPolicyRequest)(nil),  // 11: distcache.v1.SetGroupPolicyRequest
-	(*SetGroupPolicyResponse)(nil), // 12: distcache.v1.SetGroupPolicyResponse
-	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
+	(PluginState)(0),               // 2: distcache.v1.PluginState
+	(PluginGroupState)(0),          // 3: distcache.v1.PluginGroupState
+	(*GetStatsRequest)(nil),        // 4: distcache.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),       // 5: distcache.v1.GetStatsResponse
+	(*GroupStats)(nil),             // 6: distcache.v1.GroupStats
+	(*PurgeRequest)(nil),           // 7: distcache.v1.PurgeRequest
+	(*PurgeResponse)(nil),          // 8: distcache.v1.PurgeResponse
+	(*ListPluginsRequest)(nil),     // 9: distcache.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),    // 10: distcache.v1.ListPluginsResponse
+	(*Plugin)(nil),                 // 11: distcache.v1.Plugin
+	(*PluginGroup)(nil),            // 12: distcache.v1.PluginGroup
+	(*PluginFailure)(nil),          // 13: distcache.v1.PluginFailure
+	(*PolicyFailure)(nil),          // 14: distcache.v1.PolicyFailure
+	(*SetGroupPolicyRequest)(nil),  // 15: distcache.v1.SetGroupPolicyRequest
+	(*SetGroupPolicyResponse)(nil), // 16: distcache.v1.SetGroupPolicyResponse
+	(*MemberPolicy)(nil),           // 17: distcache.v1.MemberPolicy
+	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
 }
 var file_distcache_v1_admin_proto_depIdxs = []int32{
-	4,  // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
-	9,  // 1: distcache.v1.ListPluginsResponse.plugins:type_name -> distcache.v1.Plugin
+	6,  // 0: distcache.v1.GetStatsResponse.groups:type_name -> distcache.v1.GroupStats
+	11, // 1: distcache.v1.ListPluginsResponse.plugins:type_name -> distcache.v1.Plugin
 	0,  // 2: distcache.v1.Plugin.kind:type_name -> distcache.v1.PluginKind
-	13, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
-	10, // 4: distcache.v1.Plugin.failed_groups:type_name -> distcache.v1.PolicyFailure
+	18, // 3: distcache.v1.Plugin.loaded_at:type_name -> google.protobuf.Timestamp
+	14, // 4: distcache.v1.Plugin.failed_groups:type_name -> distcache.v1.PolicyFailure
 	1,  // 5: distcache.v1.Plugin.origin:type_name -> distcache.v1.PluginOrigin
-	13, // 6: distcache.v1.PolicyFailure.failed_at:type_name -> google.protobuf.Timestamp
-	2,  // 7: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
-	5,  // 8: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
-	7,  // 9: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
-	11, // 10: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
-	3,  // 11: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
-	6,  // 12: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
-	8,  // 13: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
-	12, // 14: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	2,  // 6: distcache.v1.Plugin.state:type_name -> distcache.v1.PluginState
+	12, // 7: distcache.v1.Plugin.group_states:type_name -> distcache.v1.PluginGroup
+	13, // 8: distcache.v1.Plugin.last_failure:type_name -> distcache.v1.PluginFailure
+	3,  // 9: distcache.v1.PluginGroup.state:type_name -> distcache.v1.PluginGroupState
+	18, // 10: distcache.v1.PluginFailure.failed_at:type_name -> google.protobuf.Timestamp
+	18, // 11: distcache.v1.PolicyFailure.failed_at:type_name -> google.protobuf.Timestamp
+	17, // 12: distcache.v1.SetGroupPolicyResponse.members:type_name -> distcache.v1.MemberPolicy
+	4,  // 13: distcache.v1.AdminService.GetStats:input_type -> distcache.v1.GetStatsRequest
+	7,  // 14: distcache.v1.AdminService.Purge:input_type -> distcache.v1.PurgeRequest
+	9,  // 15: distcache.v1.AdminService.ListPlugins:input_type -> distcache.v1.ListPluginsRequest
+	15, // 16: distcache.v1.AdminService.SetGroupPolicy:input_type -> distcache.v1.SetGroupPolicyRequest
+	5,  // 17: distcache.v1.AdminService.GetStats:output_type -> distcache.v1.GetStatsResponse
+	8,  // 18: distcache.v1.AdminService.Purge:output_type -> distcache.v1.PurgeResponse
+	10, // 19: distcache.v1.AdminService.ListPlugins:output_type -> distcache.v1.ListPluginsResponse
+	16, // 20: distcache.v1.AdminService.SetGroupPolicy:output_type -> distcache.v1.SetGroupPolicyResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_distcache_v1_admin_proto_init() }
@@ -1073,8 +1506,8 @@ func file_distcache_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_distcache_v1_admin_proto_rawDesc), len(file_distcache_v1_admin_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   11,
+			NumEnums:      4,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

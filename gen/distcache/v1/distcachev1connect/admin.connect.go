@@ -57,7 +57,9 @@ type AdminServiceClient interface {
 	// of its plugins directory and the plugins built into it.
 	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
 	// SetGroupPolicy switches a group to a loaded policy plugin, replaying
-	// its resident keys into the new policy. It needs the admin token.
+	// its resident keys into the new policy. It needs the admin token. With
+	// all_members it does so on every member of the cluster, not only on
+	// the node that answers. Each node logs the switch.
 	SetGroupPolicy(context.Context, *connect.Request[v1.SetGroupPolicyRequest]) (*connect.Response[v1.SetGroupPolicyResponse], error)
 }
 
@@ -142,7 +144,9 @@ type AdminServiceHandler interface {
 	// of its plugins directory and the plugins built into it.
 	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
 	// SetGroupPolicy switches a group to a loaded policy plugin, replaying
-	// its resident keys into the new policy. It needs the admin token.
+	// its resident keys into the new policy. It needs the admin token. With
+	// all_members it does so on every member of the cluster, not only on
+	// the node that answers. Each node logs the switch.
 	SetGroupPolicy(context.Context, *connect.Request[v1.SetGroupPolicyRequest]) (*connect.Response[v1.SetGroupPolicyResponse], error)
 }
 

@@ -1,6 +1,7 @@
 // Command badpolicy is a FIFO policy that misbehaves on purpose once it
-// has seen a trigger: an insert of cost 666 makes its next update trap,
-// and cost 777 makes its next update loop forever.
+// has seen a trigger: an insert of cost 666 makes its next update panic,
+// and cost 777 makes its next update loop forever. Cost 555 makes it
+// print to stderr as a panic would, a few bytes a write, and go on.
 package main
 
 import (
@@ -32,11 +33,16 @@ func policyUpdate(n int32, need int64, maxVictims int32) int32 {
 		for {
 			mode++
 		}
+	case 555:
+		mode = 0
+		println("badpolicy: saw", 555)
+		println("panic: not really, badpolicy goes on")
+		println("badpolicy: still here")
 	}
 	for i := range int(n) {
 		ev := buf[i*16:]
 		h, cost, op := binary.LittleEndian.Uint64(ev), binary.LittleEndian.Uint32(ev[8:]), ev[12]
-		if cost == 666 || cost == 777 {
+		if cost == 555 || cost == 666 || cost == 777 {
 			mode = cost
 		}
 		if op == 2 {

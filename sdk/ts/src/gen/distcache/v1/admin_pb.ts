@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file distcache/v1/admin.proto.
  */
 export const file_distcache_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhkaXN0Y2FjaGUvdjEvYWRtaW4ucHJvdG8SDGRpc3RjYWNoZS52MSJPCg9HZXRTdGF0c1JlcXVlc3QSMgoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JEgAiAEBQggKBl9ncm91cCI8ChBHZXRTdGF0c1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLmRpc3RjYWNoZS52MS5Hcm91cFN0YXRzIoEDCgpHcm91cFN0YXRzEg0KBWdyb3VwGAEgASgJEgwKBGdldHMYAiABKAMSDAoEaGl0cxgDIAEoAxIOCgZtaXNzZXMYBCABKAMSDQoFbG9hZHMYBSABKAMSEwoLbG9hZF9lcnJvcnMYBiABKAMSFQoNbmVnYXRpdmVfaGl0cxgHIAEoAxIRCglldmljdGlvbnMYCCABKAMSEwoLZXhwaXJhdGlvbnMYCSABKAMSDQoFaXRlbXMYCiABKAMSDQoFYnl0ZXMYCyABKAMSEAoIY2FwYWNpdHkYDCABKAMSEQoJaGl0X3JhdGlvGA0gASgBEg4KBnBvbGljeRgOIAEoCRIQCghob3RfaGl0cxgPIAEoAxIRCglob3RfaXRlbXMYECABKAMSFAoMcGVlcl9mZXRjaGVzGBEgASgDEhMKC3BlZXJfZXJyb3JzGBIgASgDEg8KB3JlcGFpcnMYEyABKAMSEAoIaGFuZG9mZnMYFCABKAMSDwoHZHJvcHBlZBgVIAEoAyI9CgxQdXJnZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JCIgCg1QdXJnZVJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IjwKE0xpc3RQbHVnaW5zUmVzcG9uc2USJQoHcGx1Z2lucxgBIAMoCzIULmRpc3RjYWNoZS52MS5QbHVnaW4ikAIKBlBsdWdpbhIMCgRuYW1lGAEgASgJEiYKBGtpbmQYAiABKA4yGC5kaXN0Y2FjaGUudjEuUGx1Z2luS2luZBIOCgZzaGEyNTYYAyABKAkSEwoLYWJpX3ZlcnNpb24YBCABKAUSLQoJbG9hZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZncm91cHMYBiADKAkSMgoNZmFpbGVkX2dyb3VwcxgHIAMoCzIbLmRpc3RjYWNoZS52MS5Qb2xpY3lGYWlsdXJlEioKBm9yaWdpbhgIIAEoDjIaLmRpc3RjYWNoZS52MS5QbHVnaW5PcmlnaW4SDAoEZmlsZRgJIAEoCSJsCg1Qb2xpY3lGYWlsdXJlEg0KBWdyb3VwGAEgASgJEg4KBnJlYXNvbhgCIAEoCRINCgVlcnJvchgDIAEoCRItCglmYWlsZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInYKFVNldEdyb3VwUG9saWN5UmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEi4KBnBvbGljeRgCIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kIigKFlNldEdyb3VwUG9saWN5UmVzcG9uc2USDgoGcG9saWN5GAEgASgJKlkKClBsdWdpbktpbmQSGwoXUExVR0lOX0tJTkRfVU5TUEVDSUZJRUQQABIWChJQTFVHSU5fS0lORF9QT0xJQ1kQARIWChJQTFVHSU5fS0lORF9MT0FERVIQAipgCgxQbHVnaW5PcmlnaW4SHQoZUExVR0lOX09SSUdJTl9VTlNQRUNJRklFRBAAEhkKFVBMVUdJTl9PUklHSU5fQlVJTFRJThABEhYKElBMVUdJTl9PUklHSU5fRklMRRACMtsCCgxBZG1pblNlcnZpY2USTgoIR2V0U3RhdHMSHS5kaXN0Y2FjaGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh4uZGlzdGNhY2hlLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACARJACgVQdXJnZRIaLmRpc3RjYWNoZS52MS5QdXJnZVJlcXVlc3QaGy5kaXN0Y2FjaGUudjEuUHVyZ2VSZXNwb25zZRJXCgtMaXN0UGx1Z2lucxIgLmRpc3RjYWNoZS52MS5MaXN0UGx1Z2luc1JlcXVlc3QaIS5kaXN0Y2FjaGUudjEuTGlzdFBsdWdpbnNSZXNwb25zZSIDkAIBEmAKDlNldEdyb3VwUG9saWN5EiMuZGlzdGNhY2hlLnYxLlNldEdyb3VwUG9saWN5UmVxdWVzdBokLmRpc3RjYWNoZS52MS5TZXRHcm91cFBvbGljeVJlc3BvbnNlIgOQAgJCPVo7Z2l0aHViLmNvbS9kaXN0Y2FjaGUvZGlzdGNhY2hlL2dlbi9kaXN0Y2FjaGUvdjE7ZGlzdGNhY2hldjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChhkaXN0Y2FjaGUvdjEvYWRtaW4ucHJvdG8SDGRpc3RjYWNoZS52MSJPCg9HZXRTdGF0c1JlcXVlc3QSMgoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JEgAiAEBQggKBl9ncm91cCI8ChBHZXRTdGF0c1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLmRpc3RjYWNoZS52MS5Hcm91cFN0YXRzIoEDCgpHcm91cFN0YXRzEg0KBWdyb3VwGAEgASgJEgwKBGdldHMYAiABKAMSDAoEaGl0cxgDIAEoAxIOCgZtaXNzZXMYBCABKAMSDQoFbG9hZHMYBSABKAMSEwoLbG9hZF9lcnJvcnMYBiABKAMSFQoNbmVnYXRpdmVfaGl0cxgHIAEoAxIRCglldmljdGlvbnMYCCABKAMSEwoLZXhwaXJhdGlvbnMYCSABKAMSDQoFaXRlbXMYCiABKAMSDQoFYnl0ZXMYCyABKAMSEAoIY2FwYWNpdHkYDCABKAMSEQoJaGl0X3JhdGlvGA0gASgBEg4KBnBvbGljeRgOIAEoCRIQCghob3RfaGl0cxgPIAEoAxIRCglob3RfaXRlbXMYECABKAMSFAoMcGVlcl9mZXRjaGVzGBEgASgDEhMKC3BlZXJfZXJyb3JzGBIgASgDEg8KB3JlcGFpcnMYEyABKAMSEAoIaGFuZG9mZnMYFCABKAMSDwoHZHJvcHBlZBgVIAEoAyI9CgxQdXJnZVJlcXVlc3QSLQoFZ3JvdXAYASABKAlCHrpIG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjJ9JCIgCg1QdXJnZVJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSTGlzdFBsdWdpbnNSZXF1ZXN0IjwKE0xpc3RQbHVnaW5zUmVzcG9uc2USJQoHcGx1Z2lucxgBIAMoCzIULmRpc3RjYWNoZS52MS5QbHVnaW4isAMKBlBsdWdpbhIMCgRuYW1lGAEgASgJEiYKBGtpbmQYAiABKA4yGC5kaXN0Y2FjaGUudjEuUGx1Z2luS2luZBIOCgZzaGEyNTYYAyABKAkSEwoLYWJpX3ZlcnNpb24YBCABKAUSLQoJbG9hZGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZncm91cHMYBiADKAkSMgoNZmFpbGVkX2dyb3VwcxgHIAMoCzIbLmRpc3RjYWNoZS52MS5Qb2xpY3lGYWlsdXJlEioKBm9yaWdpbhgIIAEoDjIaLmRpc3RjYWNoZS52MS5QbHVnaW5PcmlnaW4SDAoEZmlsZRgJIAEoCRIoCgVzdGF0ZRgKIAEoDjIZLmRpc3RjYWNoZS52MS5QbHVnaW5TdGF0ZRIvCgxncm91cF9zdGF0ZXMYCyADKAsyGS5kaXN0Y2FjaGUudjEuUGx1Z2luR3JvdXASEAoIZmFpbHVyZXMYDCABKAMSMQoMbGFzdF9mYWlsdXJlGA0gASgLMhsuZGlzdGNhY2hlLnYxLlBsdWdpbkZhaWx1cmUiSwoLUGx1Z2luR3JvdXASDQoFZ3JvdXAYASABKAkSLQoFc3RhdGUYAiABKA4yHi5kaXN0Y2FjaGUudjEuUGx1Z2luR3JvdXBTdGF0ZSJsCg1QbHVnaW5GYWlsdXJlEg4KBnJlYXNvbhgBIAEoCRINCgVlcnJvchgCIAEoCRItCglmYWlsZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWdyb3VwGAQgASgJImwKDVBvbGljeUZhaWx1cmUSDQoFZ3JvdXAYASABKAkSDgoGcmVhc29uGAIgASgJEg0KBWVycm9yGAMgASgJEi0KCWZhaWxlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiwEKFVNldEdyb3VwUG9saWN5UmVxdWVzdBItCgVncm91cBgBIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEi4KBnBvbGljeRgCIAEoCUIeukgbchkyF15bYS16XVthLXowLTlfLV17MCw2Mn0kEhMKC2FsbF9tZW1iZXJzGAMgASgIIlUKFlNldEdyb3VwUG9saWN5UmVzcG9uc2USDgoGcG9saWN5GAEgASgJEisKB21lbWJlcnMYAiADKAsyGi5kaXN0Y2FjaGUudjEuTWVtYmVyUG9saWN5Ik4KDE1lbWJlclBvbGljeRIOCgZtZW1iZXIYASABKAkSDwoHYWRkcmVzcxgCIAEoCRIOCgZwb2xpY3kYAyABKAkSDQoFZXJyb3IYBCABKAkqWQoKUGx1Z2luS2luZBIbChdQTFVHSU5fS0lORF9VTlNQRUNJRklFRBAAEhYKElBMVUdJTl9LSU5EX1BPTElDWRABEhYKElBMVUdJTl9LSU5EX0xPQURFUhACKmAKDFBsdWdpbk9yaWdpbhIdChlQTFVHSU5fT1JJR0lOX1VOU1BFQ0lGSUVEEAASGQoVUExVR0lOX09SSUdJTl9CVUlMVElOEAESFgoSUExVR0lOX09SSUdJTl9GSUxFEAIqXgoLUGx1Z2luU3RhdGUSHAoYUExVR0lOX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUUExVR0lOX1NUQVRFX1NFUlZJTkcQARIXChNQTFVHSU5fU1RBVEVfRkFJTEVEEAIqfgoQUGx1Z2luR3JvdXBTdGF0ZRIiCh5QTFVHSU5fR1JPVVBfU1RBVEVfVU5TUEVDSUZJRUQQABIeChpQTFVHSU5fR1JPVVBfU1RBVEVfU0VSVklORxABEiYKIlBMVUdJTl9HUk9VUF9TVEFURV9OQVRJVkVfRkFMTEJBQ0sQAjLbAgoMQWRtaW5TZXJ2aWNlEk4KCEdldFN0YXRzEh0uZGlzdGNhY2hlLnYxLkdldFN0YXRzUmVxdWVzdBoeLmRpc3RjYWNoZS52MS5HZXRTdGF0c1Jlc3BvbnNlIgOQAgESQAoFUHVyZ2USGi5kaXN0Y2FjaGUudjEuUHVyZ2VSZXF1ZXN0GhsuZGlzdGNhY2hlLnYxLlB1cmdlUmVzcG9uc2USVwoLTGlzdFBsdWdpbnMSIC5kaXN0Y2FjaGUudjEuTGlzdFBsdWdpbnNSZXF1ZXN0GiEuZGlzdGNhY2hlLnYxLkxpc3RQbHVnaW5zUmVzcG9uc2UiA5ACARJgCg5TZXRHcm91cFBvbGljeRIjLmRpc3RjYWNoZS52MS5TZXRHcm91cFBvbGljeVJlcXVlc3QaJC5kaXN0Y2FjaGUudjEuU2V0R3JvdXBQb2xpY3lSZXNwb25zZSIDkAICQj1aO2dpdGh1Yi5jb20vZGlzdGNhY2hlL2Rpc3RjYWNoZS9nZW4vZGlzdGNhY2hlL3YxO2Rpc3RjYWNoZXYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * GetStatsRequest selects the groups to report.
@@ -375,6 +375,44 @@ export type Plugin = Message<"distcache.v1.Plugin"> & {
    * @generated from field: string file = 9;
    */
   file: string;
+
+  /**
+   * state says whether the plugin serves every group that uses it:
+   * FAILED while a group that wants this policy is on the native LRU
+   * because its instance failed (see group_states), or while this
+   * loader's last call failed and none has succeeded since.
+   *
+   * @generated from field: distcache.v1.PluginState state = 10;
+   */
+  state: PluginState;
+
+  /**
+   * group_states are the groups that use the plugin, sorted by group,
+   * each with what serves it: the plugin, or (for a policy) the native
+   * LRU since its instance failed. It lists groups and failed_groups
+   * together.
+   *
+   * @generated from field: repeated distcache.v1.PluginGroup group_states = 11;
+   */
+  groupStates: PluginGroup[];
+
+  /**
+   * failures counts the failures of this plugin name since the node
+   * started, of every version: files refused (the version loaded before
+   * goes on serving) and instances discarded after a trap, a deadline or
+   * an invalid answer.
+   *
+   * @generated from field: int64 failures = 12;
+   */
+  failures: bigint;
+
+  /**
+   * last_failure is the latest of them; absent when failures is 0. It
+   * stays after the plugin serves again.
+   *
+   * @generated from field: distcache.v1.PluginFailure last_failure = 13;
+   */
+  lastFailure?: PluginFailure | undefined;
 };
 
 /**
@@ -383,6 +421,80 @@ export type Plugin = Message<"distcache.v1.Plugin"> & {
  */
 export const PluginSchema: GenMessage<Plugin> = /*@__PURE__*/
   messageDesc(file_distcache_v1_admin, 7);
+
+/**
+ * PluginGroup is one group that uses a plugin.
+ *
+ * @generated from message distcache.v1.PluginGroup
+ */
+export type PluginGroup = Message<"distcache.v1.PluginGroup"> & {
+  /**
+   * group is the group's name.
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * state says what serves the group.
+   *
+   * @generated from field: distcache.v1.PluginGroupState state = 2;
+   */
+  state: PluginGroupState;
+};
+
+/**
+ * Describes the message distcache.v1.PluginGroup.
+ * Use `create(PluginGroupSchema)` to create a new message.
+ */
+export const PluginGroupSchema: GenMessage<PluginGroup> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_admin, 8);
+
+/**
+ * PluginFailure is one failure of a plugin.
+ *
+ * @generated from message distcache.v1.PluginFailure
+ */
+export type PluginFailure = Message<"distcache.v1.PluginFailure"> & {
+  /**
+   * reason is the class of the failure, as the
+   * distcache_plugin_failures_total metric counts it: "invalid", "read"
+   * or "file" for a file refused, "trap" (running out of memory and a
+   * guest's panic included), "deadline" or "bad_call" for an instance.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * error is the failure's message; a guest's panic is in it as
+   * "panic: <message>".
+   *
+   * @generated from field: string error = 2;
+   */
+  error: string;
+
+  /**
+   * failed_at is when it failed.
+   *
+   * @generated from field: google.protobuf.Timestamp failed_at = 3;
+   */
+  failedAt?: Timestamp | undefined;
+
+  /**
+   * group is the group whose instance failed; empty for a file refused.
+   *
+   * @generated from field: string group = 4;
+   */
+  group: string;
+};
+
+/**
+ * Describes the message distcache.v1.PluginFailure.
+ * Use `create(PluginFailureSchema)` to create a new message.
+ */
+export const PluginFailureSchema: GenMessage<PluginFailure> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_admin, 9);
 
 /**
  * PolicyFailure says why a group's policy plugin instance failed.
@@ -426,7 +538,7 @@ export type PolicyFailure = Message<"distcache.v1.PolicyFailure"> & {
  * Use `create(PolicyFailureSchema)` to create a new message.
  */
 export const PolicyFailureSchema: GenMessage<PolicyFailure> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_admin, 8);
+  messageDesc(file_distcache_v1_admin, 10);
 
 /**
  * SetGroupPolicyRequest names a group and the policy to give it.
@@ -447,6 +559,20 @@ export type SetGroupPolicyRequest = Message<"distcache.v1.SetGroupPolicyRequest"
    * @generated from field: string policy = 2;
    */
   policy: string;
+
+  /**
+   * all_members switches the group on every member of the cluster: the
+   * node that answers switches it itself and then calls SetGroupPolicy on
+   * each other member of its ring, at once, with the caller's
+   * Authorization header (so each member checks the token itself), and
+   * says in members how each fared. A member that joins later, or
+   * restarts, serves the policy of its groups file. If the node that
+   * answers cannot switch the group, the call fails and no member is
+   * asked.
+   *
+   * @generated from field: bool all_members = 3;
+   */
+  allMembers: boolean;
 };
 
 /**
@@ -454,7 +580,7 @@ export type SetGroupPolicyRequest = Message<"distcache.v1.SetGroupPolicyRequest"
  * Use `create(SetGroupPolicyRequestSchema)` to create a new message.
  */
 export const SetGroupPolicyRequestSchema: GenMessage<SetGroupPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_admin, 9);
+  messageDesc(file_distcache_v1_admin, 11);
 
 /**
  * SetGroupPolicyResponse says what now serves the group.
@@ -463,11 +589,21 @@ export const SetGroupPolicyRequestSchema: GenMessage<SetGroupPolicyRequest> = /*
  */
 export type SetGroupPolicyResponse = Message<"distcache.v1.SetGroupPolicyResponse"> & {
   /**
-   * policy is the group's policy after the switch, as GetStats shows it.
+   * policy is the group's policy after the switch on the node that
+   * answered, as GetStats shows it.
    *
    * @generated from field: string policy = 1;
    */
   policy: string;
+
+  /**
+   * members are the answers of every member, this node included, sorted
+   * by member id, when the request asked for all_members; empty
+   * otherwise.
+   *
+   * @generated from field: repeated distcache.v1.MemberPolicy members = 2;
+   */
+  members: MemberPolicy[];
 };
 
 /**
@@ -475,7 +611,51 @@ export type SetGroupPolicyResponse = Message<"distcache.v1.SetGroupPolicyRespons
  * Use `create(SetGroupPolicyResponseSchema)` to create a new message.
  */
 export const SetGroupPolicyResponseSchema: GenMessage<SetGroupPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_distcache_v1_admin, 10);
+  messageDesc(file_distcache_v1_admin, 12);
+
+/**
+ * MemberPolicy is how a group's switch went on one member.
+ *
+ * @generated from message distcache.v1.MemberPolicy
+ */
+export type MemberPolicy = Message<"distcache.v1.MemberPolicy"> & {
+  /**
+   * member is the member's id.
+   *
+   * @generated from field: string member = 1;
+   */
+  member: string;
+
+  /**
+   * address is where it was called.
+   *
+   * @generated from field: string address = 2;
+   */
+  address: string;
+
+  /**
+   * policy is the group's policy on the member after the switch, as
+   * its GetStats shows it; empty if the switch failed there.
+   *
+   * @generated from field: string policy = 3;
+   */
+  policy: string;
+
+  /**
+   * error says why the switch failed on the member (unreachable, token
+   * refused, plugin not loaded there); empty if it succeeded.
+   *
+   * @generated from field: string error = 4;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message distcache.v1.MemberPolicy.
+ * Use `create(MemberPolicySchema)` to create a new message.
+ */
+export const MemberPolicySchema: GenMessage<MemberPolicy> = /*@__PURE__*/
+  messageDesc(file_distcache_v1_admin, 13);
 
 /**
  * PluginKind says what a plugin module is for.
@@ -549,6 +729,80 @@ export const PluginOriginSchema: GenEnum<PluginOrigin> = /*@__PURE__*/
   enumDesc(file_distcache_v1_admin, 1);
 
 /**
+ * PluginState says whether a loaded plugin serves.
+ *
+ * @generated from enum distcache.v1.PluginState
+ */
+export enum PluginState {
+  /**
+   * PLUGIN_STATE_UNSPECIFIED: a node too old to say.
+   *
+   * @generated from enum value: PLUGIN_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * PLUGIN_STATE_SERVING: every group that uses the plugin runs on it
+   * (also said of a plugin no group uses).
+   *
+   * @generated from enum value: PLUGIN_STATE_SERVING = 1;
+   */
+  SERVING = 1,
+
+  /**
+   * PLUGIN_STATE_FAILED: a group that wants this policy is served by the
+   * native LRU since its instance failed, or this loader's last call
+   * failed. A new version of the plugin serves again.
+   *
+   * @generated from enum value: PLUGIN_STATE_FAILED = 2;
+   */
+  FAILED = 2,
+}
+
+/**
+ * Describes the enum distcache.v1.PluginState.
+ */
+export const PluginStateSchema: GenEnum<PluginState> = /*@__PURE__*/
+  enumDesc(file_distcache_v1_admin, 2);
+
+/**
+ * PluginGroupState says what serves a group that uses a plugin.
+ *
+ * @generated from enum distcache.v1.PluginGroupState
+ */
+export enum PluginGroupState {
+  /**
+   * PLUGIN_GROUP_STATE_UNSPECIFIED is never sent.
+   *
+   * @generated from enum value: PLUGIN_GROUP_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * PLUGIN_GROUP_STATE_SERVING: the plugin serves the group.
+   *
+   * @generated from enum value: PLUGIN_GROUP_STATE_SERVING = 1;
+   */
+  SERVING = 1,
+
+  /**
+   * PLUGIN_GROUP_STATE_NATIVE_FALLBACK: the group wants this policy, but
+   * the native LRU serves it since its instance failed (failed_groups
+   * says why and when), until a new version of the plugin is loaded or
+   * the group is given a policy again.
+   *
+   * @generated from enum value: PLUGIN_GROUP_STATE_NATIVE_FALLBACK = 2;
+   */
+  NATIVE_FALLBACK = 2,
+}
+
+/**
+ * Describes the enum distcache.v1.PluginGroupState.
+ */
+export const PluginGroupStateSchema: GenEnum<PluginGroupState> = /*@__PURE__*/
+  enumDesc(file_distcache_v1_admin, 3);
+
+/**
  * AdminService reports on and manages one node. Calls that change state
  * need the node's admin token as "Authorization: Bearer <token>"; a node
  * started without a token refuses them.
@@ -591,7 +845,9 @@ export const AdminService: GenService<{
   },
   /**
    * SetGroupPolicy switches a group to a loaded policy plugin, replaying
-   * its resident keys into the new policy. It needs the admin token.
+   * its resident keys into the new policy. It needs the admin token. With
+   * all_members it does so on every member of the cluster, not only on
+   * the node that answers. Each node logs the switch.
    *
    * @generated from rpc distcache.v1.AdminService.SetGroupPolicy
    */
