@@ -34,18 +34,39 @@ func Mix(key uint64) uint64 {
 // It returns the hits and requests counted, and r's error. The policy is
 // used, not closed.
 func Replay(p cache.Policy, r Reader, capacity int) (hits, total int64, err error) {
+	return replay(p, r, int64(capacity), nil)
+}
+
+// ReplaySized is [Replay] with object sizes: capacity is in bytes and each
+// insert costs the object's size as r gives it at that request (a size of
+// 0 costs 1); a hit does not resize a resident. An object larger than
+// capacity is served but not kept, as a group does: p hears nothing of it.
+func ReplaySized(p cache.Policy, r Sized, capacity int64) (hits, total int64, err error) {
+	return replay(p, r, capacity, r.Size)
+}
+
+// replay is Replay, with each request costing size() if size is not nil.
+func replay(p cache.Policy, r Reader, capacity int64, size func() int64) (hits, total int64, err error) {
 	if capacity <= 0 {
 		return 0, 0, errors.New("trace: replay: capacity must be >= 1")
+	}
+	hint := int(min(capacity, 1<<20))
+	if size != nil {
+		hint = 1024
 	}
 	rp := &replayer{
 		p:       p,
 		cap:     capacity,
-		set:     newResidents(capacity),
+		set:     newResidents(hint),
 		pending: make([]cache.Event, 0, maxBatch),
 	}
 	for k, ok := r.Next(); ok; k, ok = r.Next() {
 		total++
-		if rp.request(Mix(k)) {
+		cost := int64(1)
+		if size != nil {
+			cost = max(size(), 1)
+		}
+		if rp.request(Mix(k), cost) {
 			hits++
 		}
 	}
@@ -56,32 +77,35 @@ func Replay(p cache.Policy, r Reader, capacity int) (hits, total int64, err erro
 // replayer is the state of one [Replay].
 type replayer struct {
 	p       cache.Policy
-	cap     int
+	cap     int64 // entries, or bytes with sizes
 	set     *residents
 	pending []cache.Event
 	victims []uint64
 	cursor  int // where the next fallback eviction looks
 }
 
-// request handles one request for h and reports whether it hit.
-func (rp *replayer) request(h uint64) bool {
+// request handles one request for h, of cost, and reports whether it hit.
+func (rp *replayer) request(h uint64, cost int64) bool {
 	if rp.set.has(h) {
 		rp.add(cache.Event{Op: cache.OpAccess, Hash: h})
 		return true
 	}
-	rp.add(cache.Event{Op: cache.OpInsert, Hash: h, Cost: 1})
-	if rp.makeRoom(h) {
-		rp.set.add(h)
+	if cost > rp.cap {
+		return false // served, not kept
+	}
+	rp.add(cache.Event{Op: cache.OpInsert, Hash: h, Cost: cost})
+	if rp.makeRoom(h, cost) {
+		rp.set.add(h, cost)
 	}
 	return false
 }
 
-// makeRoom evicts until one more entry fits; it returns false if the policy
-// named the newcomer h itself.
-func (rp *replayer) makeRoom(h uint64) bool {
-	for rp.set.len()+1 > rp.cap {
+// makeRoom evicts until an entry of cost fits; it returns false if the
+// policy named the newcomer h itself.
+func (rp *replayer) makeRoom(h uint64, cost int64) bool {
+	for rp.set.cost()+cost > rp.cap {
 		rp.flush()
-		over := int64(rp.set.len() + 1 - rp.cap)
+		over := rp.set.cost() + cost - rp.cap
 		rp.victims = rp.p.Evict(over, rp.victims[:0])
 		freed, rejected := 0, false
 		for _, v := range rp.victims {
