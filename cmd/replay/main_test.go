@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/distcache/distcache/internal/trace"
 	"github.com/distcache/distcache/server/cache"
@@ -71,6 +72,8 @@ func TestRunReferences(t *testing.T) {
 		{100, "arc (hashicorp)", "95.00%"},
 		{100, "otter", "95.00%"},
 		{10, "lru (native, exact)", "0.00%"},
+		{100, "opt (belady)", "95.00%"},
+		{10, "opt (belady)", "19.00%"}, // 10 of each cycle of 50 after the first
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.policy, "/", tt.capacity), func(t *testing.T) {
@@ -98,8 +101,8 @@ func TestRunErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no trace", []string{"-capacity", "10"}, 2, "exactly one"},
-		{"two traces", []string{"-zipf", "10", "-loop", "10,5"}, 2, "exactly one"},
+		{"no trace", []string{"-capacity", "10"}, 2, "give a trace"},
+		{"zero zipf", []string{"-zipf", "0"}, 2, "-zipf"},
 		{"bad capacity", []string{"-zipf", "10", "-capacity", "10,x"}, 2, "-capacity"},
 		{"zero capacity", []string{"-zipf", "10", "-capacity", "0"}, 2, "-capacity"},
 		{"bad loop", []string{"-loop", "10"}, 2, "-loop"},
@@ -257,13 +260,13 @@ func TestRunTablesInFlagOrder(t *testing.T) {
 			names = append(names, strings.Join(f[1:len(f)-4], " "))
 		}
 	}
-	wantNames := "[lru (native, exact) arc (hashicorp) otter]"
-	if fmt.Sprint(caps) != "[500 500 500 10 10 10 100 100 100 1 1 1]" {
+	wantNames := "[lru (native, exact) arc (hashicorp) otter opt (belady)]"
+	if fmt.Sprint(caps) != "[500 500 500 500 10 10 10 10 100 100 100 100 1 1 1 1]" {
 		t.Fatalf("capacities of the rows = %v\n%s", caps, out)
 	}
-	for i := 0; i < len(names); i += 3 {
-		if got := fmt.Sprint(names[i : i+3]); got != wantNames {
-			t.Fatalf("rows %d-%d = %s, want %s", i, i+2, got, wantNames)
+	for i := 0; i < len(names); i += 4 {
+		if got := fmt.Sprint(names[i : i+4]); got != wantNames {
+			t.Fatalf("rows %d-%d = %s, want %s", i, i+3, got, wantNames)
 		}
 	}
 }
@@ -275,14 +278,17 @@ func TestProgress(t *testing.T) {
 	for _, ok := r.Next(); ok; _, ok = r.Next() {
 	}
 	p.cellDone()
-	if got := p.line(); !strings.HasPrefix(got, fmt.Sprintf("replay: 1/2 cells, 50%% of %d requests, ", 2*len(keys))) {
+	if got := p.line(); !strings.HasPrefix(got, fmt.Sprintf("replay: 1/2 cells, 50%% of %s requests, ", commas(2*int64(len(keys))))) {
 		t.Errorf("line = %q", got)
 	}
 	var buf bytes.Buffer
-	if d := progressInterval(&buf, false); d != 0 {
+	if d := progressInterval(&buf, false, 0); d != 0 {
 		t.Errorf("progress to a buffer every %v, want never", d)
 	}
-	if d := progressInterval(os.Stderr, true); d != 0 {
+	if d := progressInterval(&buf, false, time.Second); d != time.Second {
+		t.Errorf("progress to a buffer with -progress=1s every %v, want 1s", d)
+	}
+	if d := progressInterval(os.Stderr, true, time.Second); d != 0 {
 		t.Errorf("progress with -quiet every %v, want never", d)
 	}
 }

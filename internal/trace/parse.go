@@ -3,24 +3,44 @@ package trace
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 )
 
-// ParseError is a malformed line in a trace, or a failure to read it.
+// MaxLine is the longest line, newline excluded, a text trace may have:
+// bufio.Scanner's limit, less one.
+const MaxLine = bufio.MaxScanTokenSize - 1
+
+// MaxRun is the most blocks one ARC line may stand for (16,777,216, 64 GiB
+// of 4 KiB blocks): more is a garbled line, not a request.
+const MaxRun = 1 << 24
+
+// ParseError is a malformed line or record in a trace, or a failure to
+// read it.
 type ParseError struct {
-	File string // the path given to [Open], or "" for [ParseARC] and [ParseLIRS]
-	Line int    // 1-based
-	Err  error
+	File string // the path given to [Open], or "" for the Parse functions
+	// Line is the 1-based line of a text trace, 0 for a binary one.
+	Line int
+	// Offset is the byte offset, in the decompressed trace, of the binary
+	// record at fault, and Record its 0-based index; both are 0 for text.
+	Offset, Record int64
+	Err            error
 }
 
-// Error returns "file:line: problem", or "line N: problem" without a file.
+// Error returns "file:line: problem" for text, "file: record R at byte
+// offset O: problem" for binary, without the file when there is none.
 func (e *ParseError) Error() string {
-	if e.File == "" {
-		return fmt.Sprintf("trace: line %d: %v", e.Line, e.Err)
+	where := fmt.Sprintf("line %d", e.Line)
+	if e.Line == 0 {
+		where = fmt.Sprintf("record %d at byte offset %d", e.Record, e.Offset)
+	}
+	switch {
+	case e.File == "":
+		return fmt.Sprintf("trace: %s: %v", where, e.Err)
+	case e.Line == 0:
+		return fmt.Sprintf("trace: %s: %s: %v", e.File, where, e.Err)
 	}
 	return fmt.Sprintf("trace: %s:%d: %v", e.File, e.Line, e.Err)
 }
@@ -30,44 +50,57 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // ParseARC returns a [Reader] of a trace in the format of the ARC paper's
 // traces: each line is "start count ..." (more fields are ignored) and
-// stands for the blocks start, start+1, ..., start+count-1. Blank lines and
-// lines starting with '#' are skipped. A malformed line ends the trace with
-// a [*ParseError].
-func ParseARC(r io.Reader) Reader { return newLineReader(r, "", parseARCLine) }
+// stands for the blocks start, start+1, ..., start+count-1, count at most
+// [MaxRun]. Blank lines and lines starting with '#' are skipped. A
+// malformed line ends the trace with a [*ParseError].
+func ParseARC(r io.Reader) Reader { return newLineReader(r, "", 0, parseARCLine) }
 
 // ParseLIRS returns a [Reader] of a trace in the format of the LIRS paper's
-// traces: one block number per line. Blank lines and lines starting with
-// '#' are skipped. A malformed line ends the trace with a [*ParseError].
-func ParseLIRS(r io.Reader) Reader { return newLineReader(r, "", parseLIRSLine) }
+// traces: one block number per line. Blank lines, lines starting with '#'
+// and lines of just "*" (as some of the paper's .trc files have) are
+// skipped. A malformed line ends the trace with a [*ParseError].
+func ParseLIRS(r io.Reader) Reader { return newLineReader(r, "", 0, parseLIRSLine) }
 
-// lineParser turns a trimmed, non-empty line into a run of keys.
-type lineParser func(line []byte) (start, count uint64, err error)
+// record is what one line of a text trace stands for: count keys from key
+// on (key, key+1, ...), each of size bytes (0 when the format has none).
+type record struct {
+	key, count uint64
+	size       int64
+}
+
+// lineFunc parses a trimmed line that is neither blank nor a comment.
+type lineFunc func(line []byte) (record, error)
+
+// skipLine reports whether a trimmed line is blank or a comment.
+func skipLine(b []byte) bool { return len(b) == 0 || b[0] == '#' }
 
 // lineReader is the Reader of a line-based trace.
 type lineReader struct {
 	sc    *bufio.Scanner
 	file  string
 	line  int
-	parse lineParser
-	key   uint64 // the next key of the current run
-	left  uint64 // keys left in the current run
+	parse lineFunc
+	rec   record // the current run: rec.key is its next key
+	size  int64  // the size of the key Next returned last
 	done  bool
 	err   error
 }
 
-func newLineReader(r io.Reader, file string, parse lineParser) *lineReader {
-	return &lineReader{sc: bufio.NewScanner(r), file: file, parse: parse}
+// newLineReader reads r, whose first line is line after+1 of the file.
+func newLineReader(r io.Reader, file string, after int, parse lineFunc) *lineReader {
+	return &lineReader{sc: bufio.NewScanner(r), file: file, line: after, parse: parse}
 }
 
 func (r *lineReader) Next() (uint64, bool) {
-	for r.left == 0 {
+	for r.rec.count == 0 {
 		if !r.fill() {
 			return 0, false
 		}
 	}
-	k := r.key
-	r.key++
-	r.left--
+	k := r.rec.key
+	r.size = r.rec.size
+	r.rec.key++
+	r.rec.count--
 	return k, true
 }
 
@@ -89,68 +122,112 @@ func (r *lineReader) fill() bool {
 	}
 	r.line++
 	b := bytes.TrimSpace(r.sc.Bytes())
-	if len(b) == 0 || b[0] == '#' {
+	if skipLine(b) {
 		return true
 	}
-	start, count, err := r.parse(b)
+	rec, err := r.parse(b)
 	if err != nil {
 		r.done = true
 		r.err = &ParseError{File: r.file, Line: r.line, Err: err}
 		return false
 	}
-	r.key, r.left = start, count
+	r.rec = rec
 	return true
 }
 
-func parseARCLine(b []byte) (start, count uint64, err error) {
+// sizedLineReader is a lineReader of a format that carries sizes.
+type sizedLineReader struct{ *lineReader }
+
+func (r sizedLineReader) Size() int64 { return r.size }
+
+func parseARCLine(b []byte) (record, error) {
 	f1, rest := field(b)
 	f2, _ := field(rest)
 	if f2 == nil {
-		return 0, 0, fmt.Errorf("ARC line %q: want \"start count ...\"", b)
+		return record{}, fmt.Errorf("ARC line %q: want \"start count ...\"", b)
 	}
-	if start, err = parseUint(f1); err != nil {
-		return 0, 0, err
+	start, err := parseUint(f1)
+	if err != nil {
+		return record{}, err
 	}
-	if count, err = parseUint(f2); err != nil {
-		return 0, 0, err
+	count, err := parseUint(f2)
+	if err != nil {
+		return record{}, err
+	}
+	if count > MaxRun {
+		return record{}, fmt.Errorf("ARC line %q: a run of more than %d blocks", b, MaxRun)
 	}
 	if count > 0 && start > math.MaxUint64-(count-1) {
-		return 0, 0, fmt.Errorf("ARC line %q: block range overflows 64 bits", b)
+		return record{}, fmt.Errorf("ARC line %q: block range overflows 64 bits", b)
 	}
-	return start, count, nil
+	return record{key: start, count: count}, nil
 }
 
-func parseLIRSLine(b []byte) (start, count uint64, err error) {
+func parseLIRSLine(b []byte) (record, error) {
 	f, rest := field(b)
 	if g, _ := field(rest); g != nil {
-		return 0, 0, fmt.Errorf("LIRS line %q: want one block number", b)
+		return record{}, fmt.Errorf("LIRS line %q: want one block number", b)
 	}
-	start, err = parseUint(f)
-	return start, 1, err
+	if len(f) == 1 && f[0] == '*' {
+		return record{}, nil
+	}
+	k, err := parseUint(f)
+	return record{key: k, count: 1}, err
 }
 
 // field splits off b's first space-separated field; it is nil if there is
 // none.
 func field(b []byte) (f, rest []byte) {
-	b = bytes.TrimLeft(b, " \t")
-	if len(b) == 0 {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	if i == len(b) {
 		return nil, nil
 	}
-	i := bytes.IndexAny(b, " \t")
-	if i < 0 {
-		return b, nil
+	b = b[i:]
+	for i = 0; i < len(b); i++ {
+		if b[i] == ' ' || b[i] == '\t' {
+			return b[:i], b[i:]
+		}
 	}
-	return b[:i], b[i:]
+	return b, nil
 }
 
+// parseUint parses a decimal block number as strconv.ParseUint does, but
+// without allocating.
 func parseUint(f []byte) (uint64, error) {
-	n, err := strconv.ParseUint(string(f), 10, 64)
-	if err != nil {
-		var ne *strconv.NumError
-		if errors.As(err, &ne) {
-			err = ne.Err
-		}
-		return 0, fmt.Errorf("block number %q: %w", f, err)
+	if n, ok := atou(f); ok {
+		return n, nil
 	}
-	return n, nil
+	err := strconv.ErrSyntax
+	if len(f) > 0 && allDigits(f) {
+		err = strconv.ErrRange
+	}
+	return 0, fmt.Errorf("block number %q: %w", f, err)
+}
+
+// atou parses a non-empty string of decimal digits that fits 64 bits.
+func atou(f []byte) (uint64, bool) {
+	if len(f) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range f {
+		d := uint64(c - '0')
+		if d > 9 || n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+func allDigits(f []byte) bool {
+	for _, c := range f {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

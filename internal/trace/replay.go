@@ -33,13 +33,34 @@ func Mix(key uint64) uint64 {
 // It returns the hits and requests counted, and r's error. The policy is
 // used, not closed.
 func Replay(p cache.Policy, r Reader, capacity int) (hits, total int64, err error) {
+	return replay(p, r, int64(capacity), nil)
+}
+
+// ReplaySized is [Replay] with object sizes: capacity is in bytes and each
+// insert costs the object's size as r gives it at that request (a size of
+// 0 costs 1); a hit does not resize a resident. An object larger than
+// capacity is served but not kept, as a group does: p hears nothing of it.
+func ReplaySized(p cache.Policy, r Sized, capacity int64) (hits, total int64, err error) {
+	return replay(p, r, capacity, r.Size)
+}
+
+// replay is Replay, with each request costing size() if size is not nil.
+func replay(p cache.Policy, r Reader, capacity int64, size func() int64) (hits, total int64, err error) {
 	if capacity <= 0 {
 		return 0, 0, errors.New("trace: replay: capacity must be >= 1")
 	}
-	c := evict.NewCache(p, int64(capacity), capacity)
+	hint := int(min(capacity, 1<<20))
+	if size != nil {
+		hint = 1024
+	}
+	c := evict.NewCache(p, capacity, hint)
 	for k, ok := r.Next(); ok; k, ok = r.Next() {
 		total++
-		if c.Get(Mix(k), 1) {
+		cost := int64(1)
+		if size != nil {
+			cost = max(size(), 1)
+		}
+		if c.Get(Mix(k), cost) {
 			hits++
 		}
 	}
