@@ -94,7 +94,9 @@ func loadOne(o options, src source, w io.Writer, every time.Duration) (*loaded, 
 	if len(t.keys) == 0 {
 		return nil, fmt.Errorf("%s: the trace has no requests", t.desc)
 	}
-	stop := ticker(w, every, func() string { return fmt.Sprintf("replay: indexing %s (%s requests)", t.name, commas(int64(len(t.keys)))) })
+	stop := ticker(w, every, func() string {
+		return fmt.Sprintf("replay: indexing %s (%s requests)", t.name, commas(int64(len(t.keys))))
+	})
 	t.future, err = trace.NewFuture(t.keys, t.sizes)
 	stop()
 	if err != nil {

@@ -35,3 +35,18 @@ func TestReferences(t *testing.T) {
 		})
 	}
 }
+
+// TestOtterMean: the mean of otter's runs, on a trace every run answers
+// alike (a loop that fits), is that answer, over the whole trace.
+func TestOtterMean(t *testing.T) {
+	hits, total, err := ReplayOtterMean(Loop(10_000, 100), 1000)
+	if err != nil || hits != 10_000-100 || total != 10_000 {
+		t.Fatalf("ReplayOtterMean = %d hits of %d, %v; want %d of 10000", hits, total, err, 10_000-100)
+	}
+	keys := []uint64{1, 2, 1, 3, 1}
+	sizes := []uint32{10, 10, 10, 10, 10}
+	hits, total, err = ReplayOtterSizedMean(SizedSlice(keys, sizes), 100)
+	if err != nil || hits != 2 || total != 5 {
+		t.Fatalf("ReplayOtterSizedMean = %d hits of %d, %v; want 2 of 5", hits, total, err)
+	}
+}
