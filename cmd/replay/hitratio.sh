@@ -55,7 +55,7 @@ table=$bin/table.md
   run -loop 300000,1000 -capacity 250,500,900,990
   echo
   echo "<!-- hitratio:end -->"
-} > "$table"
+} | sed -e "s|$dir/||g" -e "s|$mod/|github.com/dgraph-io/ristretto@v0.2.0 module: |g" > "$table"
 
 readme=plugins/README.md
 grep -q '^<!-- hitratio:begin' "$readme" || { echo "hitratio: $readme has no hitratio markers" >&2; exit 2; }
