@@ -85,9 +85,6 @@ func (r *Rules) Policy() policy.Policy { return r.policy }
 // Capacity returns the cache's capacity in bytes.
 func (r *Rules) Capacity() int64 { return r.capacity }
 
-// SetCapacity changes the capacity the next [Rules.Put] makes room under.
-func (r *Rules) SetCapacity(capacity int64) { r.capacity = capacity }
-
 // Stats returns the counts so far.
 func (r *Rules) Stats() Stats { return r.stats }
 
