@@ -178,21 +178,26 @@ func TestSharedWriteThroughTTL(t *testing.T) {
 	n := startNode(t, cfg)
 	ctx := context.Background()
 	c := n.clients(protocols()[0]).cache
-	if _, err := c.Set(ctx, connect.NewRequest(&distcachev1.SetRequest{
-		Group: "default", Key: "brief", Value: []byte("v"), Ttl: durationpb.New(time.Second)})); err != nil {
-		t.Fatal(err)
+	// "long" shows a fresh node reads a row written with a TTL while it
+	// lasts; "brief" that it does not once it has passed. Two keys, since a
+	// node may take longer than a short TTL to start on a loaded machine.
+	for key, ttl := range map[string]time.Duration{"brief": time.Second, "long": time.Hour} {
+		if _, err := c.Set(ctx, connect.NewRequest(&distcachev1.SetRequest{
+			Group: "default", Key: key, Value: []byte("v"), Ttl: durationpb.New(ttl)})); err != nil {
+			t.Fatal(err)
+		}
 	}
-	get := func(c clients) error {
-		_, err := c.cache.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "default", Key: "brief"}))
+	get := func(c clients, key string) error {
+		_, err := c.cache.Get(ctx, connect.NewRequest(&distcachev1.GetRequest{Group: "default", Key: key}))
 		return err
 	}
 	fresh := startNode(t, cfg) // another node on its own SQLite file
-	if err := get(fresh.clients(protocols()[0])); err != nil {
+	if err := get(fresh.clients(protocols()[0]), "long"); err != nil {
 		t.Fatalf("Get on a fresh node within the TTL: %v", err)
 	}
-	waitUntil(t, "the entry to expire", func() bool { return connect.CodeOf(get(n.clients(protocols()[0]))) == connect.CodeNotFound })
+	waitUntil(t, "the entry to expire", func() bool { return connect.CodeOf(get(n.clients(protocols()[0]), "brief")) == connect.CodeNotFound })
 	other := startNode(t, cfg)
-	if err := get(other.clients(protocols()[0])); connect.CodeOf(err) != connect.CodeNotFound {
+	if err := get(other.clients(protocols()[0]), "brief"); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("Get after the TTL on a fresh node: %v, want not_found", err)
 	}
 }
