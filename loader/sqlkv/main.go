@@ -1,11 +1,17 @@
-// Command sqlkv is a loader plugin that reads a key from a table of the
-// node's embedded SQLite database through the host's read-only sql_query.
-// Its settings name the table and columns:
+// Command sqlkv is a loader plugin that reads a key from a table through
+// the host's read-only sql_query: a table of the node's embedded SQLite
+// database, or of the shared PostgreSQL or MySQL database the group's
+// loader names. Its settings name the table and columns:
 //
 //	loader:
 //	  kind: wasm
 //	  plugin: sqlkv
 //	  settings: {table: users, key_column: id, value_column: name, ttl: 30s}
+//	  database: postgres     # optional; absent = the node's SQLite file
+//	  dsn_env: APP_PG_DSN
+//
+// It writes its query for the database sql_dialect names: quoted
+// identifiers ("name", or `name` on MySQL) and the dialect's placeholder.
 //
 // Every setting is optional: table kv, key_column k, value_column v, and
 // the group's ttl. Build it with `go tool task plugins`, or:
@@ -24,12 +30,12 @@ import (
 
 func init() { loader.Register(&sqlkv{}) }
 
-// sqlkv is the loader: its query and TTL, built once per settings by
-// Configure (the SDK calls it again only when the settings change), so a
-// load is one query.
+// sqlkv is the loader: its queries (one per dialect) and TTL, built once
+// per settings by Configure (the SDK calls it again only when the
+// settings change), so a load is one query.
 type sqlkv struct {
-	query string
-	ttl   time.Duration
+	queries map[string]string // by loader.SQLDialect
+	ttl     time.Duration
 }
 
 var (
@@ -54,17 +60,26 @@ func (l *sqlkv) Configure(settings map[string]string) error {
 		}
 		ttl = d
 	}
-	l.query = `SELECT "` + value + `" FROM "` + table + `" WHERE "` + key + `" = ?`
+	l.queries = map[string]string{
+		loader.DialectSQLite:   `SELECT "` + value + `" FROM "` + table + `" WHERE "` + key + `" = ?`,
+		loader.DialectPostgres: `SELECT "` + value + `" FROM "` + table + `" WHERE "` + key + `" = $1`,
+		loader.DialectMySQL:    "SELECT `" + value + "` FROM `" + table + "` WHERE `" + key + "` = ?",
+	}
 	l.ttl = ttl
 	return nil
 }
 
 // Load implements [loader.Loader].
 func (l *sqlkv) Load(req loader.Request) (loader.Response, error) {
-	if l.query == "" {
+	if l.queries == nil {
 		return loader.Response{}, errors.New("sqlkv: not configured")
 	}
-	rows, err := loader.Query(l.query, req.Key)
+	d := loader.SQLDialect()
+	query, ok := l.queries[d]
+	if !ok {
+		return loader.Response{}, fmt.Errorf("sqlkv: no query for database %q (known: sqlite, postgres, mysql)", d)
+	}
+	rows, err := loader.Query(query, req.Key)
 	if err != nil {
 		return loader.Response{}, err
 	}

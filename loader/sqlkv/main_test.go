@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/distcache/distcache/sdk/loader"
 )
 
 func TestPlainIdent(t *testing.T) {
@@ -40,8 +42,12 @@ func TestConfigure(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || l.query != tc.query {
-				t.Errorf("query %q, %v; want %q", l.query, err, tc.query)
+			if err != nil || l.queries[loader.DialectSQLite] != tc.query {
+				t.Errorf("query %q, %v; want %q", l.queries[loader.DialectSQLite], err, tc.query)
+			}
+			if pg, my := l.queries[loader.DialectPostgres], l.queries[loader.DialectMySQL]; pg != strings.Replace(tc.query, "?", "$1", 1) ||
+				my != strings.ReplaceAll(tc.query, `"`, "`") {
+				t.Errorf("postgres query %q, mysql query %q for %q", pg, my, tc.query)
 			}
 		})
 	}

@@ -36,7 +36,8 @@
 // # What a loader may do
 //
 // A loader reaches the world only through the node: [Query] reads the
-// node's SQLite database, [HTTPGet] fetches URLs that the loader's
+// group's database (the node's SQLite file, or the shared PostgreSQL or
+// MySQL database its loader names; [SQLDialect] says which), [HTTPGet] fetches URLs that the loader's
 // `http_allow` list covers, [Now] reads the real clock and [Log] writes to the
 // node's log. WASI is sandboxed (no files, environment or network, a fake
 // clock). Outside WebAssembly, so in native tests, [Query] and [HTTPGet]

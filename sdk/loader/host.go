@@ -12,6 +12,29 @@ import (
 // where there is no distcache node to ask.
 var ErrNoHost = errors.New("loader: only available inside a distcache node")
 
+// The dialects [SQLDialect] returns: the SQL a loader writes differs in
+// its placeholders ($1, $2 on PostgreSQL; ? on SQLite and MySQL) and its
+// identifier quotes ("name"; `name` on MySQL).
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+	DialectMySQL    = "mysql"
+)
+
+// dialectOf names sql_dialect's code: 1 sqlite, 2 postgres, 3 mysql, and
+// "" for 0 (no database) or a code this SDK does not know.
+func dialectOf(code int32) string {
+	switch code {
+	case 1:
+		return DialectSQLite
+	case 2:
+		return DialectPostgres
+	case 3:
+		return DialectMySQL
+	}
+	return ""
+}
+
 // Blob is a query argument bound as a BLOB, byte for byte. A plain []byte
 // argument is bound as TEXT, as a string would be.
 type Blob []byte

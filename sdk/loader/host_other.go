@@ -20,17 +20,25 @@ func Log(level int32, msg string) {
 func Now() time.Time { return time.Now() }
 
 // Query runs a read-only SQL query with args (strings, []byte as TEXT,
-// numbers, bools, nil, and [Blob] as a BLOB) on the node's embedded
-// SQLite database and returns its rows. Numbers come back as json.Number,
-// TEXT as string, BLOB as []byte (byte for byte), NULL as nil. A result of
-// more than 10,000 rows, or over a quarter of the plugin memory cap as
-// JSON, is an error. Outside WebAssembly it returns [ErrNoHost].
+// numbers, bools, nil, and [Blob] as a BLOB) on the group's database (the
+// node's SQLite file, or the shared database the group's loader names;
+// [SQLDialect] says which) in a read-only transaction, and returns its
+// rows. Numbers come back as json.Number, text as string, BLOB and BYTEA
+// as []byte (byte for byte), NULL as nil, a PostgreSQL BOOLEAN as bool.
+// A result of more than 10,000 rows, or over a quarter of the plugin
+// memory cap as JSON, is an error.
+// Outside WebAssembly it returns [ErrNoHost].
 func Query(sql string, args ...any) ([][]any, error) {
 	if _, err := encodeArgs(args); err != nil {
 		return nil, err
 	}
 	return nil, ErrNoHost
 }
+
+// SQLDialect returns the kind of database [Query] reads for this call's
+// group: [DialectSQLite], [DialectPostgres] or [DialectMySQL], or "" when
+// the node has none. Outside WebAssembly it returns "".
+func SQLDialect() string { return "" }
 
 // HTTPGet fetches url with GET and returns the response's status and body.
 // The URL, and every redirect, must match an entry of the loader's

@@ -82,5 +82,18 @@ func TestNoHost(t *testing.T) {
 	if Now().IsZero() {
 		t.Error("Now is zero")
 	}
+	if d := SQLDialect(); d != "" {
+		t.Errorf("SQLDialect outside a node = %q, want none", d)
+	}
 	Log(0, "test log line")
+}
+
+// TestDialectOf: sql_dialect's codes, and "" for a code this SDK does not
+// know (a newer node's).
+func TestDialectOf(t *testing.T) {
+	for code, want := range map[int32]string{0: "", 1: DialectSQLite, 2: DialectPostgres, 3: DialectMySQL, 4: "", -1: ""} {
+		if got := dialectOf(code); got != want {
+			t.Errorf("dialectOf(%d) = %q, want %q", code, got, want)
+		}
+	}
 }

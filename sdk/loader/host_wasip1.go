@@ -17,6 +17,9 @@ func hostNow() int64
 //go:wasmimport distcache sql_query
 func hostSQLQuery(query unsafe.Pointer, queryLen int32, args unsafe.Pointer, argsLen int32) int32
 
+//go:wasmimport distcache sql_dialect
+func hostSQLDialect() int32
+
 //go:wasmimport distcache http_get
 func hostHTTPGet(url unsafe.Pointer, urlLen int32) int32
 
@@ -33,11 +36,13 @@ func Log(level int32, msg string) {
 func Now() time.Time { return time.Unix(0, hostNow()) }
 
 // Query runs a read-only SQL query with args (strings, []byte as TEXT,
-// numbers, bools, nil, and [Blob] as a BLOB) on the node's embedded
-// SQLite database and returns its rows. Numbers come back as json.Number,
-// TEXT as string, BLOB as []byte (byte for byte), NULL as nil. A result of
-// more than 10,000 rows, or over a quarter of the plugin memory cap as
-// JSON, is an error.
+// numbers, bools, nil, and [Blob] as a BLOB) on the group's database (the
+// node's SQLite file, or the shared database the group's loader names;
+// [SQLDialect] says which) in a read-only transaction, and returns its
+// rows. Numbers come back as json.Number, text as string, BLOB and BYTEA
+// as []byte (byte for byte), NULL as nil, a PostgreSQL BOOLEAN as bool.
+// A result of more than 10,000 rows, or over a quarter of the plugin
+// memory cap as JSON, is an error.
 func Query(sql string, args ...any) ([][]any, error) {
 	a, err := encodeArgs(args)
 	if err != nil {
@@ -50,6 +55,11 @@ func Query(sql string, args ...any) ([][]any, error) {
 	}
 	return decodeRows(pending(n))
 }
+
+// SQLDialect returns the kind of database [Query] reads for this call's
+// group: [DialectSQLite], [DialectPostgres] or [DialectMySQL], or "" when
+// the node has none. Write placeholders and identifier quotes for it.
+func SQLDialect() string { return dialectOf(hostSQLDialect()) }
 
 // HTTPGet fetches url with GET and returns the response's status and body.
 // The URL, and every redirect, must match an entry of the loader's

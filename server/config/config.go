@@ -26,6 +26,11 @@
 //	      max_open_conns: 16   # postgres, mysql: optional; open connections per node and group; absent or 0 = 16; 0..10000
 //	      max_idle_conns: 4    # postgres, mysql: optional; idle connections kept; absent or 0 = 4; 0..max_open_conns
 //	      conn_max_lifetime: 30m # postgres, mysql: optional; a connection's age before it is replaced; absent or 0 = 30m; 0..24h
+//	      plugin: sqlkv        # wasm: required; the loader plugin, plugins/<plugin>.wasm or a built-in one
+//	      settings: {ttl: 30s} # wasm: optional; strings passed to the plugin on every call
+//	      http_allow: ["https://api.example.com/v1/"] # wasm: optional; URL prefixes http_get may fetch; absent = none
+//	      database: postgres   # wasm: optional; the shared database sql_query reads (postgres or mysql, with dsn or dsn_env
+//	                           # and the pool settings above); absent = the node's SQLite file
 //
 // A postgres DSN is a pgx connection string (a postgres:// URL or
 // key=value pairs); a mysql DSN is a go-sql-driver/mysql one
@@ -131,8 +136,13 @@ type Loader struct {
 	// HTTPAllow lists the URL prefixes the loader plugin may GET (kind
 	// wasm); empty means no HTTP at all.
 	HTTPAllow []string `yaml:"http_allow,omitempty"`
+	// Database is the shared database a wasm loader's sql_query reads:
+	// "postgres" or "mysql", reached through DSN or DSNEnv and the pool
+	// settings below; absent, sql_query reads the node's SQLite file
+	// (kind wasm).
+	Database string `yaml:"database,omitempty"`
 	// DSN is the shared database's data source name (kinds postgres and
-	// mysql); it or DSNEnv is required there. It may hold a password:
+	// mysql, and wasm with a Database); it or DSNEnv is required there. It may hold a password:
 	// prefer DSNEnv, and never log it.
 	DSN string `yaml:"dsn,omitempty"`
 	// DSNEnv names the environment variable holding the DSN (kinds

@@ -37,6 +37,32 @@ groups:
 	}
 }
 
+// TestWasmLoaderDatabase: a wasm loader names the shared database its
+// sql_query reads, with the DSN and pool of a shared loader.
+func TestWasmLoaderDatabase(t *testing.T) {
+	f, err := Parse("g.yaml", []byte(`
+groups:
+  - name: users
+    capacity: 1MiB
+    loader:
+      kind: wasm
+      plugin: sqlkv
+      database: postgres
+      dsn_env: DISTCACHE_PG_DSN
+      max_open_conns: 4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := f.Groups[0].Loader
+	if l.Database != "postgres" || l.DSNEnv != "DISTCACHE_PG_DSN" || l.MaxOpenConns != 4 || l.Shared() || l.Writable() {
+		t.Errorf("wasm loader with a database decoded as %+v", l)
+	}
+	if _, err := Parse("g.yaml", []byte("groups:\n  - name: g\n    capacity: 1MiB\n    write_through: true\n    loader: {kind: wasm, plugin: p, database: mysql, dsn: x}\n")); err == nil || !strings.Contains(err.Error(), "write_through") {
+		t.Errorf("write_through on a wasm loader with a database: %v, want refused", err)
+	}
+}
+
 func TestSharedLoaderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, field, word string
@@ -55,7 +81,16 @@ func TestSharedLoaderErrors(t *testing.T) {
 		{"wasm field on postgres", "loader: {kind: postgres, dsn: x, plugin: p}", "groups[0].loader.plugin", "not a setting of a postgres loader"},
 		{"dsn on sqlite", "loader: {kind: sqlite, dsn: x}", "groups[0].loader.dsn", "not a setting of a sqlite loader"},
 		{"pool on sqlite", "loader: {kind: sqlite, max_open_conns: 3}", "groups[0].loader.max_open_conns", "not a setting of a sqlite loader"},
-		{"dsn_env on wasm", "loader: {kind: wasm, plugin: p, dsn_env: X}", "groups[0].loader.dsn_env", "not a setting of a wasm loader"},
+		{"dsn_env on wasm without a database", "loader: {kind: wasm, plugin: p, dsn_env: X}", "groups[0].loader.dsn_env", "give database"},
+		{"pool on wasm without a database", "loader: {kind: wasm, plugin: p, max_open_conns: 3}", "groups[0].loader.max_open_conns", "give database"},
+		{"unknown database on wasm", "loader: {kind: wasm, plugin: p, database: oracle, dsn: x}", "groups[0].loader.database", `unknown database "oracle"`},
+		{"sqlite database on wasm", "loader: {kind: wasm, plugin: p, database: sqlite}", "groups[0].loader.database", "absent = the node's SQLite"},
+		{"database on wasm without dsn", "loader: {kind: wasm, plugin: p, database: postgres}", "groups[0].loader.dsn", "postgres database"},
+		{"database on wasm with both", "loader: {kind: wasm, plugin: p, database: mysql, dsn: x, dsn_env: Y}", "groups[0].loader.dsn_env", "not both"},
+		{"database on wasm, bad pool", "loader: {kind: wasm, plugin: p, database: mysql, dsn: x, max_idle_conns: -1}", "groups[0].loader.max_idle_conns", "0 to 10000"},
+		{"table on wasm", "loader: {kind: wasm, plugin: p, database: mysql, dsn: x, table: t}", "groups[0].loader.table", "not a setting of a wasm loader"},
+		{"database on postgres", "loader: {kind: postgres, dsn: x, database: mysql}", "groups[0].loader.database", "not a setting of a postgres loader"},
+		{"database on sqlite", "loader: {kind: sqlite, database: postgres}", "groups[0].loader.database", "not a setting of a sqlite loader"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("g.yaml", []byte("groups:\n  - name: g\n    capacity: 1MiB\n    "+tc.yaml+"\n"))

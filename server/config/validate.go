@@ -152,7 +152,7 @@ func (c checker) upTo(path string, d, hi Duration) error {
 func (c checker) loader(path string, l Loader) error {
 	switch l.Kind {
 	case kindSQLite:
-		if err := c.only(path, kindSQLite, append([]string{"plugin", "settings", "http_allow"}, sharedFields...)...); err != nil {
+		if err := c.only(path, kindSQLite, append([]string{"plugin", "settings", "http_allow", "database"}, sharedFields...)...); err != nil {
 			return err
 		}
 	case kindPostgres, kindMySQL:
@@ -203,10 +203,25 @@ func (c checker) only(path, kind string, fields ...string) error {
 	return nil
 }
 
-// wasmLoader checks a loader of kind wasm.
+// wasmLoader checks a loader of kind wasm: with a database, the DSN's
+// source and the pool as for a shared loader.
 func (c checker) wasmLoader(path string, l Loader) error {
-	if err := c.only(path, kindWasm, append([]string{"table", "key_column", "value_column"}, sharedFields...)...); err != nil {
+	if err := c.only(path, kindWasm, "table", "key_column", "value_column"); err != nil {
 		return err
+	}
+	switch l.Database {
+	case "":
+		for _, f := range sharedFields {
+			if _, given := c.lines[path+"."+f]; given {
+				return c.errorf(path+"."+f, "is a setting of the database sql_query reads: give database (%s or %s) with it", kindPostgres, kindMySQL)
+			}
+		}
+	case kindPostgres, kindMySQL:
+		if err := c.dsnAndPool(path, l.Database+" database", l); err != nil {
+			return err
+		}
+	default:
+		return c.errorf(path+".database", "unknown database %q for sql_query (known: %s, %s; absent = the node's SQLite file)", l.Database, kindPostgres, kindMySQL)
 	}
 	if !nameRE.MatchString(l.Plugin) {
 		return c.errorf(path+".plugin", "%q is not a plugin name (want %s, the file plugins/<plugin>.wasm)", l.Plugin, nameRE)
@@ -222,14 +237,20 @@ func (c checker) wasmLoader(path string, l Loader) error {
 // sharedLoader checks the fields of a loader of kind postgres or mysql
 // other than its table's: the DSN's source and the pool.
 func (c checker) sharedLoader(path string, l Loader) error {
-	if err := c.only(path, l.Kind, "plugin", "settings", "http_allow"); err != nil {
+	if err := c.only(path, l.Kind, "plugin", "settings", "http_allow", "database"); err != nil {
 		return err
 	}
+	return c.dsnAndPool(path, l.Kind+" loader", l)
+}
+
+// dsnAndPool checks the DSN's source and the pool of a shared database,
+// which what (such as "postgres loader") reaches.
+func (c checker) dsnAndPool(path, what string, l Loader) error {
 	switch {
 	case l.DSN != "" && l.DSNEnv != "":
 		return c.errorf(path+".dsn_env", "give dsn or dsn_env, not both")
 	case l.DSN == "" && l.DSNEnv == "":
-		return c.errorf(path+".dsn", "is required for a %s loader (or dsn_env, naming an environment variable holding it)", l.Kind)
+		return c.errorf(path+".dsn", "is required for a %s (or dsn_env, naming an environment variable holding it)", what)
 	case l.DSN == "" && !envNameRE.MatchString(l.DSNEnv):
 		return c.errorf(path+".dsn_env", "%q is not an environment variable name (want %s)", l.DSNEnv, envNameRE)
 	case l.MaxOpenConns < 0 || l.MaxOpenConns > maxConns:

@@ -317,7 +317,15 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 		if err := plugin.CheckHTTPAllow(gc.Loader.HTTPAllow); err != nil {
 			return err
 		}
-		l, err := n.plugins.Loader(gc.Name, gc.Loader.Plugin, gc.Loader.Settings, gc.Loader.HTTPAllow)
+		lc := plugin.LoaderConfig{Settings: gc.Loader.Settings, HTTPAllow: gc.Loader.HTTPAllow}
+		if kind := gc.Loader.Database; kind != "" {
+			db, err := n.openShared(ctx, gc, kind)
+			if err != nil {
+				return fmt.Errorf("group %q: loader.database: %w", gc.Name, err)
+			}
+			lc.SQL = &plugin.SQLSource{DB: db.SQL(), Dialect: plugin.Dialect(kind)}
+		}
+		l, err := n.plugins.Loader(gc.Name, gc.Loader.Plugin, lc)
 		cc.Loader = l
 		return err
 	}
@@ -327,7 +335,7 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 	}
 	if gc.Loader.Shared() {
 		var err error
-		if db, err = n.openShared(ctx, gc); err != nil {
+		if db, err = n.openShared(ctx, gc, gc.Loader.Kind); err != nil {
 			return fmt.Errorf("group %q: %w", gc.Name, err)
 		}
 	}
@@ -345,10 +353,11 @@ func (n *Node) setupLoader(ctx context.Context, gc config.Group, cc *cache.Confi
 	return nil
 }
 
-// openShared opens the pool of gc's postgres or mysql loader, closed with
-// the node. The DSN comes from the file or from the environment variable
+// openShared opens the pool of the shared database of kind (postgres or
+// mysql) that gc's loader reaches, as its source or, for a wasm loader,
+// for sql_query; closed with the node. The DSN comes from the file or from the environment variable
 // the file names; it is never logged.
-func (n *Node) openShared(ctx context.Context, gc config.Group) (*source.DB, error) {
+func (n *Node) openShared(ctx context.Context, gc config.Group, kind string) (*source.DB, error) {
 	l := gc.Loader
 	dsn := l.DSN
 	if l.DSNEnv != "" {
@@ -356,16 +365,27 @@ func (n *Node) openShared(ctx context.Context, gc config.Group) (*source.DB, err
 			return nil, fmt.Errorf("dsn_env: the environment variable %s is not set or empty", l.DSNEnv)
 		}
 	}
+	if l.Kind == "wasm" {
+		// A plugin writes the queries: one statement each.
+		var err error
+		if dsn, err = source.OneStatementDSN(kind, dsn); err != nil {
+			return nil, err
+		}
+	}
 	db, err := source.OpenShared(ctx, source.SharedConfig{
-		Kind: l.Kind, DSN: dsn,
+		Kind: kind, DSN: dsn,
 		MaxOpenConns: l.MaxOpenConns, MaxIdleConns: l.MaxIdleConns, ConnMaxLifetime: l.ConnMaxLifetime.Std(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.closers = append(n.closers, db.Close)
-	n.log.Info("group loads from a shared database", "group", gc.Name, "database", db.Path(), "table", l.Table,
-		"write_through", gc.WriteThrough)
+	if l.Kind == "wasm" {
+		n.log.Info("loader plugin's sql_query reads a shared database", "group", gc.Name, "loader", l.Plugin, "database", db.Path())
+	} else {
+		n.log.Info("group loads from a shared database", "group", gc.Name, "database", db.Path(), "table", l.Table,
+			"write_through", gc.WriteThrough)
+	}
 	return db, nil
 }
 

@@ -202,6 +202,48 @@ func TestSharedWriteThroughTTL(t *testing.T) {
 	}
 }
 
+// TestWasmLoaderOnSharedDatabase: the built-in sqlkv loader plugin, on a
+// group whose loader names a shared database, reads its table through
+// sql_query in that database's dialect; a row missing is not found.
+func TestWasmLoaderOnSharedDatabase(t *testing.T) {
+	for _, s := range sharedServers {
+		t.Run(s.kind, func(t *testing.T) {
+			srv := s.server(t)
+			dsn := srv.NewDatabase(t)
+			raw := srv.Open(t, dsn)
+			for _, stmt := range []string{s.ddl, "INSERT INTO kv (k, v) VALUES ('hello', 'world')"} {
+				if _, err := raw.ExecContext(t.Context(), stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("DISTCACHE_TEST_DSN", dsn)
+			cfg := writeFile(t, t.TempDir(), "groups.yaml", fmt.Sprintf(`
+groups:
+  - name: users
+    capacity: 1MiB
+    loader:
+      kind: wasm
+      plugin: sqlkv
+      settings: {ttl: 90s}
+      database: %s
+      dsn_env: DISTCACHE_TEST_DSN
+      max_open_conns: 2
+`, s.kind))
+			n := startNode(t, Config{ConfigPath: cfg, PluginsDir: t.TempDir()})
+			c := n.clients(protocols()[0]).cache
+			res, err := c.Get(t.Context(), connect.NewRequest(&distcachev1.GetRequest{Group: "users", Key: "hello"}))
+			if err != nil || string(res.Msg.Value) != "world" || res.Msg.Source != distcachev1.Source_SOURCE_LOADER {
+				t.Fatalf("Get through sqlkv on %s = %v, %v", s.kind, res, err)
+			}
+			if ttl := res.Msg.Ttl.AsDuration(); ttl <= 0 || ttl > 90*time.Second {
+				t.Errorf("ttl = %v, want the loader's 90s", ttl)
+			}
+			_, err = c.Get(t.Context(), connect.NewRequest(&distcachev1.GetRequest{Group: "users", Key: "nobody"}))
+			wantCode(t, err, connect.CodeNotFound)
+		})
+	}
+}
+
 // TestSharedSourceErrors: a shared loader whose DSN is missing, does not
 // parse or reaches no server stops the node with an error naming the
 // file, the field, the group and the database, never the password.
@@ -219,11 +261,23 @@ func TestSharedSourceErrors(t *testing.T) {
 		{"unreachable", "{kind: postgres, dsn_env: DISTCACHE_TEST_DSN}",
 			"postgres://app:" + pw + "@127.0.0.1:1/shop?sslmode=disable&connect_timeout=2",
 			[]string{"groups[0].loader", `group "orders"`, `connecting to postgres database "shop" on 127.0.0.1:1`}},
+		{"wasm database env unset", "{kind: wasm, plugin: sqlkv, database: postgres, dsn_env: DISTCACHE_TEST_UNSET}", "",
+			[]string{"groups[0].loader", `group "orders"`, "loader.database", "DISTCACHE_TEST_UNSET", "not set"}},
+		{"wasm database in the simple protocol", "{kind: wasm, plugin: sqlkv, database: postgres, dsn_env: DISTCACHE_TEST_DSN}",
+			"postgres://app:" + pw + "@127.0.0.1:1/shop?default_query_exec_mode=simple_protocol",
+			[]string{"groups[0].loader", `group "orders"`, "loader.database", "simple_protocol", "extended protocol"}},
+		{"wasm database unreachable", "{kind: wasm, plugin: sqlkv, database: mysql, dsn_env: DISTCACHE_TEST_DSN}",
+			"app:" + pw + "@tcp(127.0.0.1:1)/shop?timeout=2s",
+			[]string{"groups[0].loader", `group "orders"`, "loader.database", `connecting to mysql database "shop" on 127.0.0.1:1`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("DISTCACHE_TEST_DSN", tc.env)
+			wt := "    write_through: true\n"
+			if strings.Contains(tc.loader, "wasm") {
+				wt = ""
+			}
 			path := writeFile(t, dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml",
-				"groups:\n  - name: orders\n    capacity: 1MiB\n    write_through: true\n    loader: "+tc.loader+"\n")
+				"groups:\n  - name: orders\n    capacity: 1MiB\n"+wt+"    loader: "+tc.loader+"\n")
 			n, err := New(context.Background(), Config{DBPath: filepath.Join(dir, "d.db"), ConfigPath: path, PluginsDir: t.TempDir()})
 			if err == nil {
 				n.Close()

@@ -118,7 +118,7 @@ func BenchmarkLoaderCall(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		l, err := m.NewLoader("g", nil, nil)
+		l, err := m.NewLoader("g", LoaderConfig{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -167,7 +167,7 @@ func TestLoaderContainment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := mod.NewLoader("g", nil, nil)
+	l, err := mod.NewLoader("g", LoaderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
+	"github.com/distcache/distcache/internal/sqltest"
 	"github.com/distcache/distcache/internal/wasmbuild"
 )
 
@@ -27,7 +28,7 @@ func buildWasm(t testing.TB, pkg string) []byte { return wasm.Bytes(t, pkg) }
 func sharedCacheDir(t testing.TB) string { return filepath.Join(wasm.Dir(t), "compiled") }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := sqltest.Run(m) // and stops the database servers it started
 	wasm.Cleanup()
 	if code == 0 {
 		// Every runtime, manager and watcher a test made was closed: none

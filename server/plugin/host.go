@@ -23,6 +23,7 @@ type callState struct {
 	errMsg    string
 	pending   []byte
 	httpAllow []string
+	sql       *SQLSource // nil: the runtime's Config.DB
 }
 
 type callStateKey struct{}
@@ -50,6 +51,7 @@ func (r *Runtime) instantiateHost(ctx context.Context) error {
 	fn("set_ttl", func(ctx context.Context, ms int64) { stateOf(ctx).ttl = time.Duration(ms) * time.Millisecond })
 	fn("set_error", func(ctx context.Context, m api.Module, ptr, n uint32) { stateOf(ctx).errMsg = string(read(m, ptr, n)) })
 	fn("sql_query", r.hostSQLQuery)
+	fn("sql_dialect", r.hostSQLDialect)
 	fn("http_get", newHTTPGetter(r.cfg).hostHTTPGet)
 	fn("result", func(ctx context.Context, m api.Module, ptr, n uint32) uint32 {
 		s := stateOf(ctx)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -21,6 +23,52 @@ const maxSQLRows = 10_000
 // sql_query results and arguments: {"$b64": "<standard base64>"}.
 const blobKey = "$b64"
 
+// Dialect names the kind of database sql_query reads, which decides the
+// SQL a plugin writes: placeholders ($1 on PostgreSQL, ? elsewhere) and
+// identifier quotes (backticks on MySQL).
+type Dialect string
+
+// The dialects, and the codes sql_dialect returns for them.
+const (
+	DialectSQLite   Dialect = "sqlite"   // sql_dialect returns 1
+	DialectPostgres Dialect = "postgres" // sql_dialect returns 2
+	DialectMySQL    Dialect = "mysql"    // sql_dialect returns 3
+)
+
+// code is d's sql_dialect code; 0 for no database.
+func (d Dialect) code() int32 {
+	switch d {
+	case DialectSQLite:
+		return 1
+	case DialectPostgres:
+		return 2
+	case DialectMySQL:
+		return 3
+	}
+	return 0
+}
+
+// source returns the database a call's sql_query reads: the group's, or
+// the runtime's SQLite handle; nil if there is none.
+func (r *Runtime) source(s *callState) *SQLSource {
+	if s.sql != nil {
+		return s.sql
+	}
+	if r.cfg.DB != nil {
+		return &SQLSource{DB: r.cfg.DB, Dialect: DialectSQLite}
+	}
+	return nil
+}
+
+// hostSQLDialect is sql_dialect: which database this call's sql_query
+// reads, as a code (0 none, 1 sqlite, 2 postgres, 3 mysql).
+func (r *Runtime) hostSQLDialect(ctx context.Context) int32 {
+	if src := r.source(stateOf(ctx)); src != nil {
+		return src.Dialect.code()
+	}
+	return 0
+}
+
 func (r *Runtime) hostSQLQuery(ctx context.Context, m api.Module, qp, qn, ap, an uint32) int32 {
 	s := stateOf(ctx)
 	query := string(read(m, qp, qn))
@@ -31,10 +79,45 @@ func (r *Runtime) hostSQLQuery(ctx context.Context, m api.Module, qp, qn, ap, an
 			return s.setPending(nil, fmt.Errorf("sql_query args: %w", err))
 		}
 	}
-	if r.cfg.DB == nil {
+	src := r.source(s)
+	if src == nil {
 		return s.setPending(nil, errors.New("sql_query: this node has no database for loaders"))
 	}
-	return s.setPending(queryJSON(ctx, r.cfg.DB, query, args, sqlLimits{rows: maxSQLRows, bytes: r.sqlMaxBytes()}))
+	if src.Dialect != DialectSQLite {
+		if err := checkReading(query); err != nil {
+			return s.setPending(nil, err)
+		}
+	}
+	lim := sqlLimits{rows: maxSQLRows, bytes: r.sqlMaxBytes(), textAsBytes: src.Dialect != DialectSQLite}
+	return s.setPending(queryJSON(ctx, src.DB, query, args, lim))
+}
+
+// readingVerbs are the words a query to a shared database may begin with:
+// statements that read. PostgreSQL refuses every other statement in a
+// read-only transaction; MySQL does not refuse DDL, which commits the
+// transaction and runs outside it, so the host refuses it first. The
+// connection runs one statement per query (the node opens it so), so
+// nothing can follow the verb's statement.
+var readingVerbs = []string{"SELECT", "WITH", "VALUES", "TABLE", "SHOW", "EXPLAIN", "DESCRIBE", "DESC"}
+
+// checkReading reports an error unless query begins, after white space,
+// with one of readingVerbs or a parenthesis.
+func checkReading(query string) error {
+	q := strings.TrimLeft(query, " \t\r\n")
+	if strings.HasPrefix(q, "(") {
+		return nil
+	}
+	end := strings.IndexFunc(q, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_') })
+	if end < 0 {
+		end = len(q)
+	}
+	for _, v := range readingVerbs {
+		if strings.EqualFold(q[:end], v) {
+			return nil
+		}
+	}
+	word := q[:min(len(q), 20)]
+	return fmt.Errorf("sql_query: a query to a shared database must begin with %s or a parenthesis, not %q", strings.Join(readingVerbs, ", "), word)
 }
 
 // sqlMaxBytes is the largest sql_query result: a quarter of the plugin
@@ -94,6 +177,17 @@ func decodeBlob(m map[string]any) ([]byte, error) {
 type sqlLimits struct {
 	rows  int // most rows
 	bytes int // most bytes of JSON
+	// textAsBytes says the driver hands over text columns as []byte
+	// (go-sql-driver/mysql, and pgx for types it has no Go type for):
+	// a []byte of a column not of a binary type is text.
+	textAsBytes bool
+}
+
+// binaryTypes are the column types whose []byte values are BLOBs, by
+// their drivers' DatabaseTypeName, on PostgreSQL and MySQL.
+var binaryTypes = map[string]bool{
+	"BYTEA": true, "BLOB": true, "TINYBLOB": true, "MEDIUMBLOB": true, "LONGBLOB": true,
+	"BINARY": true, "VARBINARY": true, "BIT": true, "GEOMETRY": true,
 }
 
 // queryJSON runs a read-only query and encodes its rows as JSON arrays:
@@ -111,9 +205,14 @@ func queryJSON(ctx context.Context, db *sql.DB, query string, args []any, lim sq
 		return nil, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
+	cols, err := rows.ColumnTypes()
 	if err != nil {
 		return nil, err
+	}
+	// text[i]: column i's []byte values are text, not BLOBs.
+	text := make([]bool, len(cols))
+	for i, c := range cols {
+		text[i] = lim.textAsBytes && !binaryTypes[c.DatabaseTypeName()]
 	}
 	vals, ptrs := make([]any, len(cols)), make([]any, len(cols))
 	for i := range vals {
@@ -129,6 +228,11 @@ func queryJSON(ctx context.Context, db *sql.DB, query string, args []any, lim sq
 		}
 		if n > 0 {
 			out = append(out, ',')
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok && text[i] && utf8.Valid(b) {
+				vals[i] = string(b)
+			}
 		}
 		if out, err = appendRow(out, vals); err != nil {
 			return nil, err

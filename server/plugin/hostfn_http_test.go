@@ -20,7 +20,7 @@ func rawLoaderWith(t *testing.T, cfg Config, httpAllow []string) *GroupLoader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := mod.NewLoader("g", nil, httpAllow)
+	l, err := mod.NewLoader("g", LoaderConfig{HTTPAllow: httpAllow})
 	if err != nil {
 		t.Fatal(err)
 	}

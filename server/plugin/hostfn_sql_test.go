@@ -47,7 +47,7 @@ func loaderOf(t *testing.T, rt *testRuntime, pkg string) *GroupLoader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := mod.NewLoader("g", nil, nil)
+	l, err := mod.NewLoader("g", LoaderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +98,30 @@ type GroupLoader struct {
 	group     string
 	settings  []byte
 	httpAllow []string
+	sql       *SQLSource
 	pool      atomic.Pointer[loaderPool]
+}
+
+// LoaderConfig is what a group gives its loader plugin.
+type LoaderConfig struct {
+	// Settings are passed to the plugin on every call.
+	Settings map[string]string
+	// HTTPAllow lists the URL prefixes http_get may fetch; empty means
+	// none.
+	HTTPAllow []string
+	// SQL, when set, is the database sql_query reads for this group in
+	// place of the runtime's [Config.DB].
+	SQL *SQLSource
+}
+
+// SQLSource is a database a group's loader reads through sql_query.
+type SQLSource struct {
+	// DB is the handle; the host runs every query in a read-only
+	// transaction on it.
+	DB *sql.DB
+	// Dialect is the database's kind, which sql_dialect tells the plugin:
+	// [DialectSQLite], [DialectPostgres] or [DialectMySQL].
+	Dialect Dialect
 }
 
 var _ cache.Loader = (*GroupLoader)(nil)
@@ -106,15 +130,15 @@ var _ cache.Loader = (*GroupLoader)(nil)
 // module loaded.
 var ErrNotLoaded = errors.New("loader plugin not loaded")
 
-func newGroupLoader(plugin, group string, settings map[string]string, httpAllow []string) (*GroupLoader, error) {
-	js, err := json.Marshal(settings)
+func newGroupLoader(plugin, group string, cfg LoaderConfig) (*GroupLoader, error) {
+	js, err := json.Marshal(cfg.Settings)
 	if err != nil {
 		return nil, err
 	}
-	if settings == nil {
+	if cfg.Settings == nil {
 		js = []byte("{}")
 	}
-	return &GroupLoader{plugin: plugin, group: group, settings: js, httpAllow: httpAllow}, nil
+	return &GroupLoader{plugin: plugin, group: group, settings: js, httpAllow: cfg.HTTPAllow, sql: cfg.SQL}, nil
 }
 
 // Load implements [cache.Loader].
@@ -171,7 +195,7 @@ func (e *callError) Error() string { return e.err.Error() }
 func (e *callError) Unwrap() error { return e.err }
 
 func (l *GroupLoader) call(ctx context.Context, p *loaderPool, li *loaderInstance, key string) (cache.Loaded, error) {
-	st := &callState{plugin: l.plugin, httpAllow: l.httpAllow}
+	st := &callState{plugin: l.plugin, httpAllow: l.httpAllow, sql: l.sql}
 	ctx = withCallState(ctx, st)
 	g, k, s := uint64(len(l.group)), uint64(len(key)), uint64(len(l.settings))
 	res, err := li.alloc.Call(ctx, g+k+s)
@@ -204,11 +228,11 @@ func (l *GroupLoader) call(ctx context.Context, p *loaderPool, li *loaderInstanc
 
 // NewLoader returns a loader for group running on this module alone (no
 // swaps). The manager's loaders follow swaps; this is for tools and tests.
-func (m *Module) NewLoader(group string, settings map[string]string, httpAllow []string) (*GroupLoader, error) {
+func (m *Module) NewLoader(group string, cfg LoaderConfig) (*GroupLoader, error) {
 	if m.kind != KindLoader {
 		return nil, fmt.Errorf("plugin %q is a %s, not a loader", m.name, m.kind)
 	}
-	l, err := newGroupLoader(m.name, group, settings, httpAllow)
+	l, err := newGroupLoader(m.name, group, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -613,8 +613,8 @@ var ErrUnknown = errors.New("unknown")
 
 // Loader returns the loader of group, backed by the plugin name. Until the
 // plugin is loaded its calls fail with [ErrNotLoaded].
-func (m *Manager) Loader(group, name string, settings map[string]string, httpAllow []string) (*GroupLoader, error) {
-	l, err := newGroupLoader(name, group, settings, httpAllow)
+func (m *Manager) Loader(group, name string, cfg LoaderConfig) (*GroupLoader, error) {
+	l, err := newGroupLoader(name, group, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -190,7 +190,7 @@ func TestLoaderPanicIsOneErrorRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	l, err := m.Loader("g", "raw", nil, nil)
+	l, err := m.Loader("g", "raw", LoaderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func rawLoader(t *testing.T, httpAllow []string) *GroupLoader {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := mod.NewLoader("g", nil, httpAllow)
+	l, err := mod.NewLoader("g", LoaderConfig{HTTPAllow: httpAllow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestLoaderSQLIsReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := mod.NewLoader("g", nil, nil)
+	l, err := mod.NewLoader("g", LoaderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ var requiredExports = map[Kind]map[string]signature{
 // grantedImports are the distcache host functions each kind may import.
 var grantedImports = map[Kind][]string{
 	KindPolicy: {"log"},
-	KindLoader: {"log", "now", "set_value", "set_ttl", "set_error", "sql_query", "http_get", "result"},
+	KindLoader: {"log", "now", "set_value", "set_ttl", "set_error", "sql_query", "sql_dialect", "http_get", "result"},
 }
 
 // validate works out the module's kind and checks its exports, memory and

@@ -105,7 +105,7 @@ func TestReplacedLoaderReleasedAfterLastCall(t *testing.T) {
 	if err := m.LoadAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	l, err := m.Loader("g", "raw", nil, nil)
+	l, err := m.Loader("g", "raw", LoaderConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

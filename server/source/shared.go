@@ -118,3 +118,31 @@ func describeDSN(kind, dsn string) (*dialect, string, error) {
 // Shared reports whether db is a shared database (from [OpenShared]),
 // which every node of a cluster reaches, rather than a node's own file.
 func (db *DB) Shared() bool { return db.dialect != sqliteDialect }
+
+// OneStatementDSN returns dsn, of a database of kind, made to run at most
+// one statement per query, for a pool whose queries come from loader
+// plugins: go-sql-driver/mysql's multiStatements is turned off, and a pgx
+// DSN asking for the simple protocol (default_query_exec_mode
+// simple_protocol), which runs every statement of a query, is refused.
+// Errors never quote the DSN.
+func OneStatementDSN(kind, dsn string) (string, error) {
+	switch kind {
+	case KindPostgres:
+		c, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return "", fmt.Errorf("postgres dsn: %w", err)
+		}
+		if c.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
+			return "", errors.New("postgres dsn: default_query_exec_mode=simple_protocol runs several statements a query; sql_query needs the extended protocol (leave the setting out)")
+		}
+		return dsn, nil
+	case KindMySQL:
+		c, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return "", fmt.Errorf("mysql dsn: %w", err)
+		}
+		c.MultiStatements = false
+		return c.FormatDSN(), nil
+	}
+	return "", fmt.Errorf("unknown kind of shared database %q (known: %s, %s)", kind, KindPostgres, KindMySQL)
+}

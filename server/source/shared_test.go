@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/distcache/distcache/internal/sqltest"
 	"github.com/distcache/distcache/server/cache"
 )
@@ -297,5 +299,34 @@ func TestOpenSharedErrors(t *testing.T) {
 				t.Errorf("OpenShared's error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// TestOneStatementDSN: a pool for plugins' queries runs one statement a
+// query: go-sql-driver's multiStatements goes, a pgx DSN in the simple
+// protocol is refused, and neither error shows the password.
+func TestOneStatementDSN(t *testing.T) {
+	const pw = "pw-not-shown"
+	got, err := OneStatementDSN(KindMySQL, "app:"+pw+"@tcp(db1:3306)/shop?multiStatements=true&parseTime=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := mysql.ParseDSN(got); err != nil || c.MultiStatements || !c.ParseTime || c.Passwd != pw || c.DBName != "shop" {
+		t.Errorf("OneStatementDSN(mysql) = %q (%+v, %v): want multiStatements off and the rest kept", got, c, err)
+	}
+	pg := "postgres://app:" + pw + "@db1:5432/shop?sslmode=disable"
+	if got, err := OneStatementDSN(KindPostgres, pg); err != nil || got != pg {
+		t.Errorf("OneStatementDSN(postgres) = %q, %v; want it unchanged", got, err)
+	}
+	for _, tc := range []struct{ kind, dsn, want string }{
+		{KindPostgres, pg + "&default_query_exec_mode=simple_protocol", "simple_protocol"},
+		{KindPostgres, "postgres://app:" + pw + "@db1:notaport/shop", "postgres dsn"},
+		{KindMySQL, "app:" + pw + "@tcp(db1:3306)shop", "mysql dsn"},
+		{"oracle", "x", "unknown kind"},
+	} {
+		_, err := OneStatementDSN(tc.kind, tc.dsn)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), pw) {
+			t.Errorf("OneStatementDSN(%s, %q) = %v, want an error naming %q without the password", tc.kind, tc.dsn, err, tc.want)
+		}
 	}
 }

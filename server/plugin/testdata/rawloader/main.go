@@ -5,7 +5,8 @@
 // "STATUS LEN" (either fails with the host's error); "fs" and "env" try
 // to read a file and the environment, which the sandbox must deny;
 // "sql:Q" runs query Q with sql_query and returns its JSON rows (or fails
-// with its error); any other key k loads "raw:"+k with a ttl of 5
+// with its error); "dialect" returns "dialect N", N from sql_dialect; any
+// other key k loads "raw:"+k with a ttl of 5
 // minutes.
 package main
 
@@ -21,6 +22,9 @@ func httpGet(up, un uint32) int32
 
 //go:wasmimport distcache sql_query
 func sqlQuery(qp, qn, ap, an uint32) int32
+
+//go:wasmimport distcache sql_dialect
+func sqlDialect() int32
 
 //go:wasmimport distcache result
 func result(ptr, n uint32) uint32
@@ -78,6 +82,8 @@ func load(gp, gl, kp, kl, sp, sl int32) int32 {
 		return reply(fmt.Sprintf("fs: %v", err))
 	case "env":
 		return reply(fmt.Sprintf("env: %q %d", os.Getenv("HOME"), len(os.Environ())))
+	case "dialect":
+		return reply(fmt.Sprintf("dialect %d", sqlDialect()))
 	}
 	if u, ok := strings.CutPrefix(key, "http:"); ok {
 		return fetch(u, false)
