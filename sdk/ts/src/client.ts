@@ -1,7 +1,7 @@
 import { type Client, createClient as createServiceClient, type Transport } from "@connectrpc/connect";
 
 import { Attempts, checkAttemptOptions } from "./attempt.js";
-import { AdminService, type GroupStats, type Plugin } from "./gen/distcache/v1/admin_pb.js";
+import { AdminService, type GroupStats, type MemberPolicy, type Plugin } from "./gen/distcache/v1/admin_pb.js";
 import { CacheService } from "./gen/distcache/v1/cache_pb.js";
 import { ClusterService, type Member } from "./gen/distcache/v1/cluster_pb.js";
 import { call, DistcacheError, fromKeyError } from "./error.js";
@@ -18,14 +18,16 @@ export interface ClientOptions {
   /** protocol is the wire protocol; default "grpc-web". */
   protocol?: Protocol;
   /** adminToken is sent as "Authorization: Bearer <adminToken>" with
-   * purge and setGroupPolicy, and with no other call. Default none. */
+   * purge, setGroupPolicy and setGroupPolicyAll, and with no other call.
+   * Default none. */
   adminToken?: string;
   /** attemptTimeoutMs bounds each attempt of get, set, delete, stats,
    * plugins, members and owner, and is sent to the node as the attempt's
    * deadline; default 1000, 0 for none. An attempt that runs out of it,
    * or finds the node unavailable, is tried once more (these calls are
    * idempotent), so such a call waits at most about twice this long.
-   * setGroupPolicy and purge are neither bounded by it nor retried. */
+   * setGroupPolicy, setGroupPolicyAll and purge are neither bounded by it
+   * nor retried. */
   attemptTimeoutMs?: number;
   /** timeoutMs is every call's deadline, its retry included, sent to the
    * node too; default none. Running out of it is not retried. It is also
@@ -196,10 +198,34 @@ export class DistcacheClient {
     return call(async () => (await this.attempts.retried((o) => this.admin.listPlugins({}, o))).plugins);
   }
 
-  /** setGroupPolicy switches group to a loaded policy plugin and returns
-   * the policy now in use. It needs adminToken. */
+  /** setGroupPolicy switches group, on the node the client calls, to a
+   * loaded policy plugin and returns the policy now in use. It needs
+   * adminToken. A policy the node has not loaded rejects with code
+   * "failed_precondition", an unknown group with "not_found". */
   setGroupPolicy(group: string, policy: string): Promise<string> {
     return call(async () => (await this.attempts.once((o) => this.admin.setGroupPolicy({ group, policy }, o))).policy);
+  }
+
+  /**
+   * setGroupPolicyAll switches group to the policy plugin named policy on
+   * every member of the cluster, as the Go client's SetGroupPolicyAll:
+   * the node the client calls switches it, then asks each other member
+   * of its ring with this client's adminToken. It resolves to every
+   * member's answer, sorted by member id (a node on its own answers for
+   * itself alone). A member that did not switch does not reject the
+   * call: its answer's error says why (unreachable, token refused,
+   * plugin not loaded there) and its policy is empty, so check each
+   * answer's error. The call rejects, and no member is asked, when the
+   * node called cannot switch the group: "failed_precondition" for a
+   * policy it has not loaded, "not_found" for an unknown group. A member
+   * that joins or restarts later serves the policy of its groups file.
+   * It needs adminToken.
+   */
+  setGroupPolicyAll(group: string, policy: string): Promise<MemberPolicy[]> {
+    return call(async () => {
+      const res = await this.attempts.once((o) => this.admin.setGroupPolicy({ group, policy, allMembers: true }, o));
+      return res.members;
+    });
   }
 
   /** purge drops every entry the node holds for group (its source is not

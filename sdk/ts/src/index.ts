@@ -22,10 +22,16 @@ export {
   AdminService,
   type GroupStats,
   GroupStatsSchema,
+  type MemberPolicy,
+  MemberPolicySchema,
   type Plugin,
+  type PluginFailure,
+  type PluginGroup,
+  PluginGroupState,
   PluginKind,
   PluginOrigin,
   PluginSchema,
+  PluginState,
 } from "./gen/distcache/v1/admin_pb.js";
 export { CacheService, Source as SourceEnum } from "./gen/distcache/v1/cache_pb.js";
 export { ClusterService, type Member, MemberSchema, MemberState } from "./gen/distcache/v1/cluster_pb.js";

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { ConnectError } from "@connectrpc/connect";
 import { createClient, DistcacheClient, DistcacheError, type Protocol } from "@distcache/client";
 
-import { ADMIN_TOKEN, startNode, type TestNode } from "./node.js";
+import { ADMIN_TOKEN, startNode, type TestNode, waitPlugin } from "./node.js";
 
 const protocols: Protocol[] = ["grpc-web", "connect"];
 
@@ -154,6 +154,7 @@ for (const protocol of protocols) {
 
     it("admin mutations need the token", async () => {
       await rejects(client.setGroupPolicy("default", "lru"), "unauthenticated");
+      await rejects(client.setGroupPolicyAll("default", "lru"), "unauthenticated");
       await rejects(client.purge("default"), "unauthenticated");
       const wrong = createClient({ baseUrl: node.baseUrl, protocol, adminToken: "wrong" });
       await rejects(wrong.purge("default"), "unauthenticated");
@@ -172,6 +173,18 @@ for (const protocol of protocols) {
       assert.equal(authHeaders.get("Set"), null, "the token went with a Set");
       // Connect sends Get, which has no side effects, as an HTTP GET.
       assert.equal(httpMethods.get("Get"), protocol === "connect" ? "GET" : "POST");
+    });
+
+    it("setGroupPolicyAll on a node on its own answers for that node", async () => {
+      await waitPlugin(node.baseUrl, "lru");
+      const { self } = await client.members();
+      const members = await admin.setGroupPolicyAll("default", "lru");
+      assert.deepEqual(
+        members.map((m) => ({ member: m.member, address: m.address, error: m.error })),
+        [{ member: self, address: node.baseUrl.replace("http://", ""), error: "" }],
+      );
+      assert.match(members[0]!.policy, /^lru \(wasm/);
+      assert.equal(authHeaders.get("SetGroupPolicy"), `Bearer ${ADMIN_TOKEN}`);
     });
 
     it("an attempt that hangs is tried once more", async () => {

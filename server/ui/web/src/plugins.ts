@@ -1,9 +1,19 @@
-// The Plugins section: the loaded plugin modules, and a policy switcher
-// per group that needs the admin token.
+// The Plugins section: the loaded plugin modules with their state (serving
+// or failed, failures, the last one, what serves each group), and a policy
+// switcher per group that needs the admin token.
 import { h, replace } from "./dom.js";
 import { clearError, showError } from "./errors.js";
-import { clock, date } from "./format.js";
-import { type GroupStats, type Plugin, PluginKind, PluginOrigin } from "./sdk.js";
+import { clock, count, date } from "./format.js";
+import {
+  type GroupStats,
+  type Plugin,
+  type PluginFailure,
+  type PluginGroup,
+  PluginGroupState,
+  PluginKind,
+  PluginOrigin,
+  PluginState,
+} from "./sdk.js";
 
 const kindNames: Partial<Record<PluginKind, string>> = {
   [PluginKind.POLICY]: "policy",
@@ -14,6 +24,23 @@ const originNames: Partial<Record<PluginOrigin, string>> = {
   [PluginOrigin.BUILTIN]: "built-in",
   [PluginOrigin.FILE]: "file",
 };
+
+/** stateNames name a plugin's state, with the class that colours it; a
+ *  node too old to say has PluginState.UNSPECIFIED, shown as unknown. */
+const stateNames: Partial<Record<PluginState, [name: string, className: string]>> = {
+  [PluginState.SERVING]: ["serving", "state state-alive"],
+  [PluginState.FAILED]: ["failed", "state state-suspect"],
+};
+
+/** groupStateNames say what serves a group that uses a plugin. */
+const groupStateNames: Partial<Record<PluginGroupState, string>> = {
+  [PluginGroupState.SERVING]: "plugin",
+  [PluginGroupState.NATIVE_FALLBACK]: "native fallback",
+};
+
+/** shownError is how many characters of a failure's message the table
+ *  shows; the cell's title holds all of it. */
+const shownError = 160;
 
 /** SwitchPolicy asks the node to give group the policy plugin and returns
  *  the group's policy afterwards. */
@@ -41,7 +68,16 @@ export class Plugins {
   update(plugins: readonly Plugin[] | undefined, stats: readonly GroupStats[]): void {
     plugins ??= this.plugins;
     const key = JSON.stringify([
-      plugins.map((p) => [p.name, p.sha256, p.origin, p.groups]),
+      plugins.map((p) => [
+        p.name,
+        p.sha256,
+        p.origin,
+        p.groups,
+        p.state,
+        p.groupStates.map((g) => [g.group, g.state]),
+        String(p.failures),
+        p.lastFailure ? [p.lastFailure.reason, p.lastFailure.error, String(p.lastFailure.failedAt?.seconds)] : null,
+      ]),
       stats.map((g) => [g.group, g.policy]),
     ]);
     this.plugins = plugins;
@@ -84,9 +120,11 @@ export class Plugins {
       );
       return;
     }
-    const head = h("tr", {}, ...["Plugin", "Kind", "Origin", "SHA-256", "Loaded", "Groups"].map((c) => h("th", { scope: "col" }, c)));
+    const columns = ["Plugin", "Kind", "Origin", "SHA-256", "Loaded", "State", "Failures", "Last failure", "Groups"];
+    const head = h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, c)));
     const rows = this.plugins.map((p) => {
       const loaded = date(p.loadedAt);
+      const [state, stateClass] = stateNames[p.state] ?? ["unknown", "state state-unknown"];
       return h(
         "tr",
         { "data-plugin": p.name },
@@ -95,7 +133,10 @@ export class Plugins {
         h("td", { title: p.file || "compiled into the node" }, originNames[p.origin] ?? "—"),
         h("td", { className: "mono", title: p.sha256 }, p.sha256.slice(0, 12)),
         h("td", {}, loaded ? clock(loaded) : "—"),
-        h("td", {}, p.groups.length > 0 ? p.groups.join(", ") : "—"),
+        h("td", {}, h("span", { className: stateClass, "data-state": state }, state)),
+        h("td", { "data-failures": String(p.failures) }, count(p.failures)),
+        failureCell(p.lastFailure),
+        h("td", {}, ...groupList(p)),
       );
     });
     replace(this.pluginBox, h("table", {}, h("thead", {}, head), h("tbody", {}, ...rows)));
@@ -158,4 +199,37 @@ export class Plugins {
       button.disabled = !this.canSwitch();
     }
   }
+}
+
+/** failureCell shows a plugin's last failure: its reason, group and time,
+ *  and its message (as text; the title holds all of it). */
+function failureCell(f: PluginFailure | undefined): HTMLElement {
+  if (!f) return h("td", { "data-last-failure": "" }, "—");
+  const at = date(f.failedAt);
+  const where = [f.group ? `group ${f.group}` : "file refused", at ? clock(at) : ""].filter((s) => s !== "");
+  const message = f.error.length > shownError ? `${f.error.slice(0, shownError)}…` : f.error;
+  return h(
+    "td",
+    { "data-last-failure": f.error, title: f.error },
+    h("span", { className: "badge" }, f.reason),
+    ` ${where.join(", ")}: `,
+    h("span", { className: "mono" }, message),
+  );
+}
+
+/** groupList shows the groups that use a plugin, each with what serves
+ *  it; a node too old to send group states gets the plain group names. */
+function groupList(p: Plugin): (HTMLElement | string)[] {
+  if (p.groupStates.length === 0) return [p.groups.length > 0 ? p.groups.join(", ") : "—"];
+  return p.groupStates.flatMap((g: PluginGroup, i) => {
+    const state = groupStateNames[g.state] ?? "unknown";
+    const item = h(
+      "span",
+      { "data-plugin-group": g.group, "data-group-state": state },
+      h("span", { className: "mono" }, g.group),
+      ": ",
+      h("span", { className: g.state === PluginGroupState.NATIVE_FALLBACK ? "state state-suspect" : "state" }, state),
+    );
+    return i === 0 ? [item] : [", ", item];
+  });
 }

@@ -6,12 +6,16 @@ export {
   createClient,
   DistcacheError,
   MemberState,
+  PluginGroupState,
   PluginKind,
   PluginOrigin,
+  PluginState,
   type DistcacheClient,
   type GroupStats,
   type Member,
   type Plugin,
+  type PluginFailure,
+  type PluginGroup,
   type Value,
 } from "../../../../sdk/ts/src/index.js";
 
