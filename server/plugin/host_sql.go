@@ -107,7 +107,9 @@ func checkReading(query string) error {
 	if strings.HasPrefix(q, "(") {
 		return nil
 	}
-	end := strings.IndexFunc(q, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_') })
+	end := strings.IndexFunc(q, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_')
+	})
 	if end < 0 {
 		end = len(q)
 	}
