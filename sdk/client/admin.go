@@ -98,7 +98,8 @@ func (c *Client) Plugins(ctx context.Context) ([]*distcachev1.Plugin, error) {
 // SetGroupPolicy switches group, on the node the call reached, to the
 // loaded policy plugin named policy and returns the policy that serves
 // the group afterwards. It needs the node's admin token ([WithAdminToken]).
-// An unknown group or policy is [ErrNotFound].
+// An unknown group is [ErrNotFound]; a policy that is not loaded is a
+// *connect.Error with code FailedPrecondition.
 func (c *Client) SetGroupPolicy(ctx context.Context, group, policy string) (string, error) {
 	req := &distcachev1.SetGroupPolicyRequest{Group: group, Policy: policy}
 	var res *distcachev1.SetGroupPolicyResponse
