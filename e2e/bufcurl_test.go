@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/distcache/distcache/internal/testtool"
 )
 
 // curlCase is one buf curl call in TestBufCurl.
@@ -396,13 +398,7 @@ func firstMessage(t *testing.T, name string, args ...string) curlResult {
 // buf binary and N by the node's URL, and P set to each protocol in turn.
 // The recipes must call every public RPC and show all three protocols.
 func TestReadmeRecipes(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			t.Fatal("the README's recipes need bash:", err)
-		}
-		t.Skip("the README's recipes need bash (apt-get install -y bash):", err)
-	}
+	bash := testtool.Path(t, "bash", "apt-get install -y bash")
 	setup, recipes := readmeRecipes(t)
 	wantCoverage(t, recipes)
 	n := startNode(t, "--admin-token", shellVar(t, setup, "T"))

@@ -14,20 +14,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
+
+	"github.com/distcache/distcache/internal/testtool"
 )
 
 // redisCLI returns the path of redis-cli, skipping the test without it
 // (failing it where DISTCACHE_REQUIRE_TOOLS=1, as .ci/run sets).
 func redisCLI(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-cli")
-	if err != nil {
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			t.Fatal("redis-cli is not installed (DISTCACHE_REQUIRE_TOOLS=1)")
-		}
-		t.Skip("redis-cli is not installed; install with: apt-get install -y redis-tools")
-	}
-	return path
+	return testtool.Path(t, "redis-cli", "apt-get install -y redis-tools")
 }
 
 // TestRedisCLI drives a node's --resp-addr with the real redis-cli, as

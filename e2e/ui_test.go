@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/distcache/distcache/internal/testtool"
 )
 
 // Browser deadlines: the whole console test, and each wait for the page
@@ -97,16 +98,7 @@ func TestConsoleInChromium(t *testing.T) {
 // when it is missing (fails it where DISTCACHE_REQUIRE_TOOLS=1, as in CI).
 func findChromium(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err == nil {
-		return path
-	}
-	const why = "chromium is not installed (apt-get install -y chromium)"
-	if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s; DISTCACHE_REQUIRE_TOOLS=1", why)
-	}
-	t.Skip(why)
-	return ""
+	return testtool.Path(t, "chromium", "apt-get install -y chromium")
 }
 
 // newBrowser starts a headless Chromium with a fresh profile and returns

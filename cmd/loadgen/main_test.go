@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/server/node"
 )
 
@@ -133,13 +134,7 @@ func TestLoadAgainstNode(t *testing.T) {
 // and checks the ratio. It skips without redis-server (fails where
 // DISTCACHE_REQUIRE_TOOLS=1, as .ci/run sets).
 func TestLoadBesideRedis(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		why := "redis-server not found: apt-get install -y redis-server"
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s (DISTCACHE_REQUIRE_TOOLS=1)", why)
-		}
-		t.Skip(why)
-	}
+	testtool.Path(t, "redis-server", "apt-get install -y redis-server")
 	url := startTestNode(t)
 	rep := runJSON(t, "-addr", url, "-redis", "auto", "-d", "300ms", "-warmup", "50ms", "-c", "4",
 		"-keys", "100", "-protocols", "grpc")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/internal/trace"
 	"github.com/distcache/distcache/server/cache"
 )
@@ -212,10 +213,7 @@ func (f *fifo) Evict(need int64, dst []uint64) []uint64 {
 // it where DISTCACHE_REQUIRE_TOOLS=1 (as .ci/run sets): CI must run it.
 func missingTool(t *testing.T, why string) {
 	t.Helper()
-	if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s (DISTCACHE_REQUIRE_TOOLS=1)", why)
-	}
-	t.Skipf("%s; install with: apt-get install -y clang lld", why)
+	testtool.Missing(t, why, "apt-get install -y clang lld")
 }
 
 // buildGo builds the Go plugin package pkg (relative to the module root)

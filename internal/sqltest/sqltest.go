@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/distcache/distcache/internal/childproc"
+	"github.com/distcache/distcache/internal/testtool"
 )
 
 // Deadlines that only keep a broken server from hanging a run.
@@ -102,10 +103,7 @@ func get(t testing.TB, kind string, start func() (*Server, string, error)) *Serv
 	startMu.Unlock()
 	switch {
 	case r.why != "":
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s (DISTCACHE_REQUIRE_TOOLS=1)", r.why)
-		}
-		t.Skipf("%s; install with: %s", r.why, installHint)
+		testtool.Missing(t, r.why, installHint)
 	case r.err != nil:
 		t.Fatalf("starting %s: %v", kind, r.err)
 	}

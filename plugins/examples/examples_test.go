@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/internal/trace"
 	"github.com/distcache/distcache/server/cache"
 	"github.com/distcache/distcache/server/plugin"
@@ -103,11 +104,7 @@ func copyExample(t *testing.T, ex example) string {
 	t.Helper()
 	for _, tool := range ex.tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			why := fmt.Sprintf("%s is not installed, to build plugins/examples/%s", tool, ex.dir)
-			if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s (DISTCACHE_REQUIRE_TOOLS=1)", why)
-			}
-			t.Skipf("%s; install with: %s", why, ex.install)
+			testtool.Missing(t, fmt.Sprintf("%s is not installed, to build plugins/examples/%s", tool, ex.dir), ex.install)
 		}
 	}
 	readme, err := os.ReadFile(filepath.Join(ex.dir, "README.md"))

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/distcache/distcache/internal/testtool"
 )
 
 // TestKVPath drives /kv/{group}/{key} with plain HTTP: PUT a raw value
@@ -92,13 +93,7 @@ func TestKVPath(t *testing.T) {
 	}
 
 	// With curl itself, as the README shows it.
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			t.Fatal("curl is not installed (DISTCACHE_REQUIRE_TOOLS=1)")
-		}
-		t.Skip("curl is not installed; install with: apt-get install -y curl")
-	}
+	curl := testtool.Path(t, "curl", "apt-get install -y curl")
 	if out, err := exec.Command(curl, "-sf", "-X", "PUT", "-H", "Authorization: Bearer "+rw, "--data-binary", "world", base+"hello").CombinedOutput(); err != nil {
 		t.Fatalf("curl PUT: %v %s", err, out)
 	}

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
+	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/internal/wasmbuild"
 )
 
@@ -40,12 +41,7 @@ func shippedPolicies(t *testing.T) []string {
 // or skips (fails where DISTCACHE_REQUIRE_TOOLS=1) without clang and lld.
 func installFIFOInC(t *testing.T, dir string) {
 	t.Helper()
-	missing := func(why string) {
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s (DISTCACHE_REQUIRE_TOOLS=1)", why)
-		}
-		t.Skipf("%s; install with: apt-get install -y clang lld", why)
-	}
+	missing := func(why string) { testtool.Missing(t, why, "apt-get install -y clang lld") }
 	if _, err := exec.LookPath("clang"); err != nil {
 		missing("no clang to build policy/fifo-c")
 	}

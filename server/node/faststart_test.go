@@ -17,6 +17,7 @@ import (
 
 	distcachev1 "github.com/distcache/distcache/gen/distcache/v1"
 	"github.com/distcache/distcache/gen/distcache/v1/distcachev1connect"
+	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/internal/wasmbuild"
 	"github.com/distcache/distcache/server/plugin"
 )
@@ -36,11 +37,7 @@ func sixPolicies(tb testing.TB) string {
 		"-Wl,--no-entry", "-Wl,--stack-first", "-o", filepath.Join(dir, "fifo-c.wasm"), "policy/fifo-c/fifo.c")
 	cmd.Dir = wasmbuild.Root()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		why := fmt.Sprintf("clang cannot build policy/fifo-c for wasm32: %v\n%s", err, out)
-		if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-			tb.Fatalf("%s (DISTCACHE_REQUIRE_TOOLS=1)", why)
-		}
-		tb.Skipf("%s; install with: apt-get install -y clang lld", why)
+		testtool.Missing(tb, fmt.Sprintf("clang cannot build policy/fifo-c for wasm32: %v\n%s", err, out), "apt-get install -y clang lld")
 	}
 	return dir
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/internal/wasmbuild"
 	"github.com/distcache/distcache/server/cache"
 	"github.com/distcache/distcache/server/node"
@@ -190,16 +191,7 @@ func waitNode(t *testing.T, what string, ok func() bool) {
 // when it is missing (fails it where DISTCACHE_REQUIRE_TOOLS=1, as in CI).
 func findChromium(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err == nil {
-		return path
-	}
-	const why = "chromium is not installed (apt-get install -y chromium)"
-	if os.Getenv("DISTCACHE_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s; DISTCACHE_REQUIRE_TOOLS=1", why)
-	}
-	t.Skip(why)
-	return ""
+	return testtool.Path(t, "chromium", "apt-get install -y chromium")
 }
 
 // pluginRow matches the console's table row of plugin bad.
