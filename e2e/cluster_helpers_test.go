@@ -44,6 +44,8 @@ type clusterNode struct {
 	etcd         string
 	leaseTTL     time.Duration
 	args         []string  // more flags, after the ones every node gets
+	env          []string  // more environment ("NAME=value")
+	ownDB        bool      // db is the node's own: no --shared-db
 	servingAt    time.Time // when the node logged msg=serving, by its clock
 }
 
@@ -115,13 +117,16 @@ func startCluster(t *testing.T, etcdEndpoint string, n int, leaseTTL time.Durati
 func (n *clusterNode) launch(owner, t *testing.T) {
 	t.Helper()
 	args := []string{
-		"--addr", n.addr, "--db", n.db, "--shared-db", "--node-id", n.id,
+		"--addr", n.addr, "--db", n.db, "--node-id", n.id,
 		"--etcd", n.etcd, "--lease-ttl", n.leaseTTL.String(), "--cluster-secret", e2eClusterSecret,
+	}
+	if !n.ownDB {
+		args = append(args, "--shared-db")
 	}
 	args = append(args, n.args...)
 	p := &nodeProc{t: owner, errBuf: &syncBuffer{}, done: make(chan struct{}), baseURL: "http://" + n.addr}
 	p.cmd = exec.Command(bins.distcache, args...)
-	p.cmd.Dir, p.cmd.Env, p.cmd.Stderr = filepath.Dir(n.db), childEnv(), p.errBuf
+	p.cmd.Dir, p.cmd.Env, p.cmd.Stderr = filepath.Dir(n.db), childEnv(n.env...), p.errBuf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

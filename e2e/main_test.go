@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/distcache/distcache/internal/childproc"
+	"github.com/distcache/distcache/internal/sqltest"
 )
 
 // Deadlines that only keep a broken test from hanging; nothing asserts
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 	if bins, err = prepare(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 	} else {
-		code = m.Run()
+		code = sqltest.Run(m) // and stops the database servers it started
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
