@@ -1,7 +1,6 @@
 package examples
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,9 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/distcache/distcache/internal/childproc"
 	"github.com/distcache/distcache/internal/testtool"
 	"github.com/distcache/distcache/internal/trace"
 	"github.com/distcache/distcache/server/cache"
@@ -179,22 +178,7 @@ func goCmd(t *testing.T, dir string, args ...string) {
 }
 
 // syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = childproc.Buffer
 
 // compile compiles wasm as plugin name on a runtime of cfg whose log is
 // returned, and checks it is a policy.

@@ -1,34 +1,18 @@
 package node
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/distcache/distcache/internal/childproc"
 	"github.com/distcache/distcache/internal/devetcd"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent use, for a node's logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer = childproc.Buffer
 
 // startEtcdPair starts an embedded etcd and two nodes, "na" and "nb",
 // registered in it with the given virtual nodes per member. It returns the

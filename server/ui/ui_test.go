@@ -178,12 +178,15 @@ func writeFile(t *testing.T, path string, data []byte) {
 // waitNode polls ok until it is true, failing the test after nodeWait.
 func waitNode(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(nodeWait)
+	deadline := time.After(nodeWait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !ok() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("timed out after %v waiting for %s", nodeWait, what)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
