@@ -102,6 +102,11 @@ type Options struct {
 	// ClusterSecret is the secret every node of the cluster shares, which
 	// peer calls carry; required with Peers or Etcd.
 	ClusterSecret string
+	// PeerTimeout bounds one call to another node, a read or a
+	// replication; a node that does not answer within it counts as
+	// unreachable (reads go to replicas, writes fail as unavailable).
+	// 0 means 500ms, the node's --peer-timeout default.
+	PeerTimeout time.Duration
 
 	// PluginsDir is a directory of plugin modules (.wasm) the node loads
 	// and watches for new versions, beside the built-in ones; "" means
@@ -150,6 +155,9 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	if cfg.MaxValueBytes == 0 {
 		cfg.MaxValueBytes = 1 << 20
 	}
+	if opts.PeerTimeout < 0 {
+		return nil, fmt.Errorf("distcache: Options.PeerTimeout %v is negative", opts.PeerTimeout)
+	}
 	if len(opts.Peers) > 0 || len(opts.Etcd) > 0 {
 		if opts.Self == "" {
 			return nil, errors.New("distcache: Options.Self is required with Peers or Etcd")
@@ -157,6 +165,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		cfg.Cluster.NodeID, cfg.Cluster.Advertise = opts.Self, opts.Self
 		cfg.Cluster.Peers, cfg.Cluster.Etcd = opts.Peers, opts.Etcd
 		cfg.Cluster.Secret = opts.ClusterSecret
+		cfg.Cluster.PeerTimeout = opts.PeerTimeout
 	}
 	n, err := node.New(ctx, cfg)
 	if err != nil {

@@ -183,6 +183,7 @@ func TestBadOptions(t *testing.T) {
 		{"bad policy", distcache.Options{Groups: []distcache.Group{{Name: "a", Policy: "No Such"}}}, "groups[0].policy"},
 		{"peers without self", distcache.Options{Groups: []distcache.Group{{Name: "a"}}, Peers: []string{"127.0.0.1:1"}}, "Self is required"},
 		{"cluster without secret", distcache.Options{Groups: []distcache.Group{{Name: "a"}}, Self: "127.0.0.1:1", Peers: []string{"127.0.0.1:1"}}, "secret"},
+		{"negative peer timeout", distcache.Options{Groups: []distcache.Group{{Name: "a"}}, PeerTimeout: -time.Second}, "PeerTimeout -1s is negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, err := distcache.New(context.Background(), tc.opts)
@@ -224,6 +225,9 @@ func TestCluster(t *testing.T) {
 				return []byte("user " + key), nil
 			}}, {Name: "notes"}},
 			Self: ln.Addr().String(), Peers: peers, ClusterSecret: "embedded-secret",
+			// Generous for a race build on a loaded machine: this test is
+			// about routing, not about timing out; node tests cover that.
+			PeerTimeout: 10 * time.Second,
 		})
 		ns = append(ns, n)
 		wg.Go(func() {

@@ -53,7 +53,8 @@ type Config struct {
 	Timeout time.Duration
 	// WriteTimeout bounds one forwarded write (Store, Remove), which
 	// includes the owner's replication and lease revocation (default
-	// [DefaultPeerWriteTimeout]).
+	// [DefaultPeerWriteTimeout], or as much longer as Timeout is longer
+	// than its default).
 	WriteTimeout time.Duration
 }
 
@@ -108,7 +109,8 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg.Timeout = DefaultPeerTimeout
 	}
 	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = DefaultPeerWriteTimeout
+		// A replication call within Timeout, plus the lease wait.
+		cfg.WriteTimeout = cfg.Timeout + DefaultPeerWriteTimeout - DefaultPeerTimeout
 	}
 	return &Client{
 		http:         &http.Client{Transport: tr},
